@@ -1,0 +1,80 @@
+"""What flows return: JSON-ready summaries the CLI prints and MLflow stores."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from storage.ingest import IngestOutcome
+from storage.manifest import ArchiveManifest
+
+
+class FailedItem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    reason: str
+
+
+class IngestReport(BaseModel):
+    """Counts of one ingest run, with every failure and every unmatched file named."""
+
+    model_config = ConfigDict(frozen=True)
+
+    archive: str
+    layout: str
+    sequences: int
+    stored: list[str] = Field(default_factory=list)
+    skipped: list[str] = Field(default_factory=list)
+    failed: list[FailedItem] = Field(default_factory=list)
+    unmatched: list[FailedItem] = Field(default_factory=list)
+    recovered: list[str] = Field(default_factory=list)
+    frames_stored: int = 0
+    decode_seconds: float = 0.0
+    seconds: float = 0.0
+    mlflow_run_id: str | None = None
+
+    @classmethod
+    def from_outcomes(cls, outcomes: list[IngestOutcome], manifest: ArchiveManifest, recovered: list[str]) -> "IngestReport":
+        by_status = {"stored": [], "skipped": [], "failed": []}
+        for outcome in sorted(outcomes, key=lambda o: o.sequence_id):
+            by_status[outcome.status].append(outcome)
+        return cls(
+            archive=manifest.root,
+            layout=manifest.layout,
+            sequences=len(manifest.entries),
+            stored=[o.sequence_id for o in by_status["stored"]],
+            skipped=[o.sequence_id for o in by_status["skipped"]],
+            failed=[FailedItem(id=o.sequence_id, reason=o.reason) for o in by_status["failed"]],
+            unmatched=[FailedItem(id=u.path, reason=u.reason) for u in manifest.unmatched],
+            recovered=recovered,
+            frames_stored=sum(o.frames for o in by_status["stored"]),
+            decode_seconds=sum(o.seconds for o in by_status["stored"]),
+        )
+
+    def metrics(self) -> dict[str, float]:
+        return {
+            "sequences": self.sequences,
+            "stored": len(self.stored),
+            "skipped": len(self.skipped),
+            "failed": len(self.failed),
+            "unmatched": len(self.unmatched),
+            "frames_stored": self.frames_stored,
+            "decode_seconds": self.decode_seconds,
+            "wall_seconds": self.seconds,
+            "frames_per_second": self.frames_stored / self.seconds if self.seconds else 0.0,
+        }
+
+    def counts(self) -> dict:
+        """The CLI's JSON summary: counts, plus each failure and unmatched file with its reason."""
+        return {
+            "archive": self.archive,
+            "layout": self.layout,
+            "sequences": self.sequences,
+            "stored": len(self.stored),
+            "skipped": len(self.skipped),
+            "failed": [item.model_dump() for item in self.failed],
+            "unmatched": [item.model_dump() for item in self.unmatched],
+            "frames_stored": self.frames_stored,
+            "seconds": round(self.seconds, 3),
+            "mlflow_run_id": self.mlflow_run_id,
+        }

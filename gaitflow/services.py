@@ -1,0 +1,97 @@
+"""Bringing up the local services a run needs: telemetry off, Prefect's home and API.
+
+Prefect with no API URL starts a temporary server in every process that runs a flow or a
+task, Dask workers included. One private `prefect server` per gaitflow command, whose URL the
+workers inherit, is faster and lighter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+from gaitflow.settings import Settings
+
+# MLflow wants the string "true"; Prefect's analytics and DO_NOT_TRACK cover the rest.
+QUIET_ENVIRONMENT = {
+    "DO_NOT_TRACK": "true",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_UI_ENABLED": "false",
+    "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY": "false",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "DASK_LOGGING__DISTRIBUTED": "warning",
+    "DASK_DISTRIBUTED__LOGGING__DISTRIBUTED": "warning",
+}
+_SERVER_START_TIMEOUT_S = 120.0
+
+
+def prepare_environment(settings: Settings) -> None:
+    """Sets the process environment (inherited by Dask workers) before Prefect is imported."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    for name, value in QUIET_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    os.environ.setdefault("PREFECT_HOME", str(settings.prefect_home))
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+@contextlib.contextmanager
+def prefect_api(settings: Settings) -> Iterator[str]:
+    """Yields a Prefect API URL: the configured one, or a private server for this command."""
+    prepare_environment(settings)
+    if settings.prefect_api_url:
+        os.environ["PREFECT_API_URL"] = settings.prefect_api_url
+        yield settings.prefect_api_url
+        return
+    port = _free_port()
+    log_path = settings.home / "prefect-server.log"
+    env = {**os.environ, "PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(port)}
+    env.pop("PREFECT_API_URL", None)
+    with open(log_path, "ab") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port),
+             "--no-services", "--no-ui", "--analytics-off"],
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        _wait_healthy(url, server, log_path)
+        os.environ["PREFECT_API_URL"] = url
+        yield url
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _wait_healthy(url: str, server: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + _SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the local Prefect server exited early; see {log_path}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    server.kill()
+    raise RuntimeError(f"the local Prefect server did not become healthy in {_SERVER_START_TIMEOUT_S:.0f} s; see {log_path}")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -1,0 +1,122 @@
+"""Ingesting one archive sequence into the store: decode, crop, map ground truth, write atomically."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from storage.frames import BoxFinder, FrameSpec, extract_frames, map_joints_to_frames, source_fps
+from storage.groundtruth import GroundTruth, GroundTruthError, read_groundtruth
+from storage.manifest import SequenceEntry
+from storage.store import ChunkedArray, SequenceStore
+
+DEFAULT_CHUNK_FRAMES = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestOutcome:
+    """What happened to one sequence: status "stored", "skipped" or "failed" (with the reason)."""
+
+    sequence_id: str
+    status: str
+    reason: str = ""
+    frames: int = 0
+    seconds: float = 0.0
+
+
+def is_current(store: SequenceStore, entry: SequenceEntry, spec: FrameSpec) -> bool:
+    """True when the store holds this sequence from the same bytes, extracted the same way."""
+    attrs = store.sequence_attrs(entry.sequence_id)
+    return (
+        attrs is not None
+        and bool(entry.content_hash)
+        and attrs.get("content_hash") == entry.content_hash
+        and attrs.get("extraction") == spec.as_attrs()
+    )
+
+
+def ingest_sequence(
+    store: SequenceStore,
+    entry: SequenceEntry,
+    spec: FrameSpec,
+    *,
+    layout: str,
+    chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+    box_finder: BoxFinder | None = None,
+) -> IngestOutcome:
+    """Stores one sequence unless the store already holds it current.
+
+    Raises:
+      FrameDecodeError, GroundTruthError: the source or its sidecar is bad (nothing is written).
+      StoreError: the store cannot be written.
+    """
+    if is_current(store, entry, spec):
+        return IngestOutcome(entry.sequence_id, "skipped", "already stored with the same content hash")
+    started = time.perf_counter()
+    truth = read_groundtruth(entry.sidecar) if entry.sidecar else None
+    fps = truth.fps if truth else source_fps(entry.source, entry.kind, spec.image_fps)
+    kept_indices: list[np.ndarray] = []
+    kept_boxes: list[np.ndarray] = []
+
+    def frame_pieces():
+        for batch in extract_frames(
+            entry.source, entry.kind, spec, batch_frames=chunk_frames, box_finder=box_finder, fps=fps
+        ):
+            kept_indices.append(batch.source_indices)
+            kept_boxes.append(batch.boxes)
+            yield batch.frames
+
+    # Arrays are written in this order, so the per-frame records are complete once frames are.
+    arrays = {
+        "frames": ChunkedArray((0, spec.size, spec.size, 3), "uint8", (chunk_frames, spec.size, spec.size, 3), frame_pieces()),
+        "source_index": ChunkedArray((0,), "int64", (4096,), _once(lambda: np.concatenate(kept_indices))),
+        "crop_box": ChunkedArray((0, 4), "float32", (4096, 4), _once(lambda: np.concatenate(kept_boxes))),
+    }
+    if truth is not None:
+        mapped: dict[str, np.ndarray] = {}
+
+        def mapped_truth(name: str) -> np.ndarray:
+            if not mapped:
+                joints, visible = _mapped_groundtruth(
+                    truth, np.concatenate(kept_indices), np.concatenate(kept_boxes), spec.size, entry
+                )
+                mapped.update(joints=joints, visible=visible)
+            return mapped[name]
+
+        arrays["joints_gt"] = ChunkedArray((0, 16, 2), "float32", (4096, 16, 2), _once(lambda: mapped_truth("joints")))
+        arrays["visible_gt"] = ChunkedArray((0, 16), "bool", (4096, 16), _once(lambda: mapped_truth("visible")))
+
+    output_fps = fps if spec.fps is None else min(fps, spec.fps)
+    attrs = {
+        **entry.labels(),
+        "layout": layout,
+        "source": entry.source,
+        "source_size": entry.size,
+        "source_mtime_ns": entry.mtime_ns,
+        "content_hash": entry.content_hash,
+        "extraction": spec.as_attrs(),
+        "source_fps": fps,
+        "fps": output_fps,
+        "has_groundtruth": truth is not None,
+        "covariates": truth.covariates if truth else {},
+    }
+    store.write_sequence(entry.sequence_id, lambda: {**attrs, "frame_count": int(sum(map(len, kept_indices)))}, arrays)
+    frame_count = int(sum(map(len, kept_indices)))
+    return IngestOutcome(entry.sequence_id, "stored", frames=frame_count, seconds=time.perf_counter() - started)
+
+
+def _mapped_groundtruth(truth: GroundTruth, indices, boxes, size: int, entry: SequenceEntry):
+    if indices.max() >= len(truth):
+        raise GroundTruthError(
+            f"{entry.sidecar}: ground truth covers {len(truth)} frames but the source has {indices.max() + 1}"
+        )
+    joints = map_joints_to_frames(truth.joints_xy[indices], boxes, size)
+    inside = ((joints >= 0) & (joints <= size - 1)).all(axis=-1)
+    return joints, truth.visible[indices] & inside
+
+
+def _once(make):
+    """One piece made when first needed (after the frames are written)."""
+    yield make()
