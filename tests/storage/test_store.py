@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from storage.store import ChunkedArray, SequenceStore, StoreError, sequence_key
+
+
+def _frames(values, chunk=2):
+    def pieces():
+        for start in range(0, len(values), chunk):
+            yield values[start:start + chunk]
+    return ChunkedArray((0, 4, 4, 3), "uint8", (chunk, 4, 4, 3), pieces())
+
+
+def _write(store, sequence_id, value, count=5):
+    data = np.full((count, 4, 4, 3), value, np.uint8)
+    store.write_sequence(sequence_id, {"content_hash": str(value)}, {"frames": _frames(data)})
+
+
+def test_write_then_read_round_trips(tmp_path):
+    store = SequenceStore(tmp_path / "s.zarr", create=True)
+    _write(store, "001-nm-01-090", 7)
+    assert store.sequence_ids() == ["001-nm-01-090"]
+    frames = store.open_sequence("001-nm-01-090")["frames"]
+    assert frames.shape == (5, 4, 4, 3) and frames.chunks == (2, 4, 4, 3) and (frames[:] == 7).all()
+    assert store.sequence_attrs("001-nm-01-090")["content_hash"] == "7"
+
+
+def test_a_failed_write_leaves_the_stored_version_untouched_and_invisible(tmp_path):
+    store = SequenceStore(tmp_path / "s.zarr", create=True)
+    _write(store, "seq", 1)
+
+    def failing():
+        yield np.full((2, 4, 4, 3), 9, np.uint8)
+        raise OSError("disk fell off")
+
+    with pytest.raises(OSError):
+        store.write_sequence("seq", {"content_hash": "9"}, {"frames": ChunkedArray((0, 4, 4, 3), "uint8", (2, 4, 4, 3), failing())})
+    with pytest.raises(OSError):
+        store.write_sequence("new", {}, {"frames": ChunkedArray((0, 4, 4, 3), "uint8", (2, 4, 4, 3), failing())})
+    assert store.sequence_ids() == ["seq"]
+    assert (store.open_sequence("seq")["frames"][:] == 1).all()
+    assert not any((store.path / "_staging").iterdir())
+
+
+def test_replacing_swaps_in_the_new_version(tmp_path):
+    store = SequenceStore(tmp_path / "s.zarr", create=True)
+    _write(store, "seq", 1)
+    _write(store, "seq", 2, count=3)
+    assert store.open_sequence("seq")["frames"].shape[0] == 3
+    assert store.sequence_attrs("seq")["content_hash"] == "2"
+
+
+def test_recover_restores_a_version_parked_by_an_interrupted_swap(tmp_path):
+    import json
+    import os
+
+    store = SequenceStore(tmp_path / "s.zarr", create=True)
+    _write(store, "seq", 4)
+    folder = store.path / "sequences" / "seq"
+    parked = store.path / "_trash" / "seq.dead"
+    parked.parent.mkdir()
+    (store.path / "_trash" / "seq.dead.json").write_text(json.dumps({"destination": str(folder), "parked": str(parked)}))
+    os.replace(folder, parked)  # the crash: the old version is parked, the new one never arrived
+    (store.path / "_staging").mkdir(exist_ok=True)
+    (store.path / "_staging" / "seq.half").mkdir()
+    assert store.sequence_ids() == []
+    actions = store.recover()
+    assert store.sequence_ids() == ["seq"] and (store.open_sequence("seq")["frames"][:] == 4).all()
+    assert any("restored" in a for a in actions) and not any((store.path / "_staging").iterdir())
+
+
+def test_stage_outputs_live_beside_the_frames(tmp_path):
+    store = SequenceStore(tmp_path / "s.zarr", create=True)
+    _write(store, "seq", 1)
+    features = np.arange(5 * 3, dtype=np.float32).reshape(5, 3)
+    store.write_stage("seq", "features", "model-a", {"model": "a"},
+                      {"spatial": ChunkedArray((5, 3), "float32", (5, 3), [features])})
+    assert store.has_stage("seq", "features", "model-a") and not store.has_stage("seq", "features", "model-b")
+    np.testing.assert_array_equal(store.open_stage("seq", "features", "model-a")["spatial"][:], features)
+    with pytest.raises(StoreError, match="not stored"):
+        store.write_stage("other", "features", "model-a", {}, {})
+
+
+def test_unaligned_pieces_are_refused(tmp_path):
+    store = SequenceStore(tmp_path / "s.zarr", create=True)
+    pieces = [np.zeros((3, 4, 4, 3), np.uint8), np.zeros((2, 4, 4, 3), np.uint8)]
+    with pytest.raises(ValueError, match="chunk-aligned"):
+        store.write_sequence("seq", {}, {"frames": ChunkedArray((0, 4, 4, 3), "uint8", (2, 4, 4, 3), pieces)})
+    assert store.sequence_ids() == []
+
+
+def test_opening_something_that_is_not_a_store_fails_clearly(tmp_path):
+    with pytest.raises(StoreError, match="not a gaitflow store"):
+        SequenceStore(tmp_path)
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "file").write_text("x")
+    with pytest.raises(StoreError, match="not a gaitflow store"):
+        SequenceStore(tmp_path / "busy", create=True)
+
+
+def test_unwritable_store_location_is_a_store_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")  # even root cannot make a folder under a file
+    with pytest.raises(StoreError, match="cannot create"):
+        SequenceStore(blocker / "s.zarr", create=True)
+
+
+def test_sequence_keys_are_safe_folder_names():
+    assert sequence_key("001-nm-01-090") == "001-nm-01-090"
+    key = sequence_key("cam 1/../walk.avi")
+    assert "/" not in key and " " not in key and not key.startswith(".")
+    assert sequence_key("a/b") != sequence_key("a_b")
