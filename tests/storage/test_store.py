@@ -112,3 +112,23 @@ def test_sequence_keys_are_safe_folder_names():
     key = sequence_key("cam 1/../walk.avi")
     assert "/" not in key and " " not in key and not key.startswith(".")
     assert sequence_key("a/b") != sequence_key("a_b")
+
+
+def test_transform_frames_streams_chunks_into_a_stage(tmp_path):
+    from storage.stages import OutputSpec, read_stage_array, transform_frames
+
+    store = SequenceStore(tmp_path / "s.zarr", create=True)
+    data = np.arange(7)[:, None, None, None] * np.ones((7, 4, 4, 3), np.uint8)
+    store.write_sequence("seq", {}, {"frames": _frames(data)})
+    calls = []
+
+    def transform(frames):
+        calls.append(len(frames))
+        return {"mean": frames.mean(axis=(1, 2, 3))[:, None], "first": frames[:, 0, 0, :1].astype(np.float32)}
+
+    outputs = [OutputSpec("mean", (1,), "float32"), OutputSpec("first", (1,), "float32")]
+    assert transform_frames(store, "seq", "features", "m1", {"model": "m1"}, transform, outputs, 3) == 7
+    assert calls == [3, 3, 1]
+    np.testing.assert_allclose(read_stage_array(store, "seq", "features", "m1", "mean")[:, 0], np.arange(7))
+    np.testing.assert_allclose(read_stage_array(store, "seq", "features", "m1", "first")[:, 0], np.arange(7))
+    assert store.stage_attrs("seq", "features", "m1")["frame_count"] == 7
