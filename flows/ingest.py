@@ -8,30 +8,26 @@ from prefect import flow
 from prefect.futures import as_completed
 
 from flows import progress
+from flows.common import tracked_run
 from flows.compute import dask_task_runner
 from flows.params import IngestParams
 from flows.reports import IngestReport
 from storage.frames import FrameSpec
 from storage.ingest import IngestOutcome
 from tasks.ingest import discover_archive, fingerprint_source, ingest_one, prepare_store
-from tasks.tracking import close_tracking_run, log_run_document, log_run_metrics, open_tracking_run
+from tasks.tracking import log_run_document, log_run_metrics
 
 
 @flow(name="ingest-archive")
 def ingest_archive(params: IngestParams) -> IngestReport:
     """Stores every sequence of an archive that the store does not already hold current."""
     started = time.perf_counter()
-    run_id = open_tracking_run(params.tracking, "ingest-archive", params.model_dump(mode="json"))
-    try:
+    with tracked_run(params.tracking, "ingest-archive", params) as run_id:
         report = decode_sequences.with_options(task_runner=dask_task_runner(params.compute))(params)
-        report = report.model_copy(update={"seconds": time.perf_counter() - started})
+        report = report.model_copy(update={"seconds": time.perf_counter() - started, "mlflow_run_id": run_id})
         log_run_metrics(params.tracking, run_id, report.metrics())
         log_run_document(params.tracking, run_id, report.model_dump(mode="json"), "ingest_report.json")
-    except BaseException:
-        close_tracking_run(params.tracking, run_id, failed=True)
-        raise
-    close_tracking_run(params.tracking, run_id)
-    return report.model_copy(update={"mlflow_run_id": run_id})
+    return report
 
 
 @flow(name="ingest-archive-decode")

@@ -50,3 +50,165 @@ class IngestParams(Params):
     chunk_frames: int = Field(16, ge=1, le=1024, description="Frames per zarr chunk along time.")
     compute: ComputeParams = Field(default_factory=ComputeParams)
     tracking: TrackingParams = Field(default_factory=TrackingParams)
+
+
+class SynthesizeParams(Params):
+    """Parameters of `synthesize_archive`: a labelled synthetic walking archive."""
+
+    archive: Path = Field(description="Folder to write the archive into (created if missing).")
+    layout: Literal["casia-b", "tum-gaid"] = Field("casia-b", description="Which data set's layout to imitate.")
+    subjects: int = Field(10, ge=2, le=2000, description="Number of people.")
+    views: tuple[int, ...] | None = Field(
+        None, description="Camera views in degrees (multiples of 18 within 0..180); None: the layout's default."
+    )
+    frames: int = Field(60, ge=8, le=2000, description="Frames per walk.")
+    size: int = Field(128, ge=32, le=1024, multiple_of=2, description="Side of the square video frames in pixels.")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of everything random; same seed, same archive.")
+    difficulty: float = Field(
+        1.0, ge=0.0, le=3.0, description="Scales walk-to-walk drift, covariate ranges and degradation (1: nominal)."
+    )
+    spread: float = Field(1.0, ge=0.0, le=3.0, description="Scales between-person variability of body and gait.")
+    jobs_per_task: int = Field(11, ge=1, le=1000, description="Walk views one Dask task renders in a row.")
+    compute: ComputeParams = Field(default_factory=ComputeParams)
+    tracking: TrackingParams = Field(default_factory=TrackingParams)
+
+
+class ProtocolOptions(Params):
+    """Which evaluation protocol and train/test split."""
+
+    protocol: Literal["casia-b", "tum-gaid"] = Field("casia-b", description="Evaluation protocol.")
+    train_subjects: str | None = Field(
+        None, pattern=r"^\d+(-\d+)?$",
+        description="Training subjects: N (the first N) or A-B (numbers A to B); None: the data set's standard split.",
+    )
+
+
+class PoseTrainingOptions(Params):
+    """How HumanPoseNN is trained on stored frames with ground-truth joints."""
+
+    backbone: Literal["small", "inception_resnet_v2"] = Field("small", description="Pose network trunk.")
+    loss: Literal["sce", "mse"] = Field("sce", description="The seed's heat-map loss: SCE on disks or MSE on Gaussians.")
+    epochs: int = Field(8, ge=1, le=1000, description="Training epochs.")
+    batch_size: int = Field(16, ge=1, le=512, description="Frames per step.")
+    learning_rate: float = Field(1e-3, gt=0, le=1.0, description="RMSProp learning rate.")
+    frames_per_sequence: int = Field(6, ge=1, le=1000, description="Evenly spaced frames sampled from each sequence.")
+    validation_fraction: float = Field(0.15, ge=0.05, le=0.5, description="Share of subjects held out for validation.")
+    augment: bool = Field(True, description="Random flips (with left/right swap), scale and shift.")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of sampling, splits and initialisation.")
+
+
+class TrainPoseParams(Params):
+    """Parameters of `train_pose`."""
+
+    store: Path = Field(description="Store whose sequences carry ground-truth joints.")
+    protocol: ProtocolOptions | None = Field(
+        None, description="When given, only this protocol's training people are used, so test people stay unseen."
+    )
+    training: PoseTrainingOptions = Field(default_factory=PoseTrainingOptions)
+    compute: ComputeParams = Field(default_factory=ComputeParams)
+    tracking: TrackingParams = Field(default_factory=TrackingParams)
+
+
+class FeatureOptions(Params):
+    """How pose features are computed."""
+
+    batch_frames: int = Field(32, ge=1, le=1024, description="Frames per network call and per feature chunk.")
+    sequences_per_task: int = Field(8, ge=1, le=1024, description="Sequences one Dask task processes in a row.")
+    dtype: Literal["float16", "float32"] = Field("float16", description="Stored precision of the spatial features.")
+    device: Literal["auto", "cpu", "gpu"] = Field("auto", description="auto: a GPU when TensorFlow sees one.")
+    mixed_precision: bool = Field(False, description="Run the network in mixed float16 (GPU only).")
+
+
+class ExtractFeaturesParams(Params):
+    """Parameters of `extract_features`."""
+
+    store: Path = Field(description="Store with ingested frames.")
+    pose_model: str = Field(min_length=1, description="A saved .keras pose model, or an MLflow model URI (runs:/...).")
+    options: FeatureOptions = Field(default_factory=FeatureOptions)
+    compute: ComputeParams = Field(default_factory=ComputeParams)
+    tracking: TrackingParams = Field(default_factory=TrackingParams)
+
+
+class GaitTrainingOptions(Params):
+    """How GaitNN is trained on stored pose features."""
+
+    recurrent_unit: Literal["GRU", "LSTM"] = Field("GRU", description="Recurrent cell of 512 units.")
+    rnn_layers: int = Field(2, ge=1, le=4, description="Stacked recurrent layers.")
+    loss: Literal["softmax", "triplet"] = Field("softmax", description="Seed's softmax cross-entropy, or batch-hard triplet.")
+    epochs: int = Field(30, ge=1, le=5000, description="Maximum epochs.")
+    steps_per_epoch: int = Field(40, ge=1, le=100000, description="Batches per epoch.")
+    people_per_batch: int = Field(8, ge=2, le=256, description="People in each batch.")
+    sequences_per_person: int = Field(4, ge=1, le=64, description="Sequences of each person in a batch.")
+    clip_frames: int = Field(40, ge=4, le=2000, description="Frames of the random clip cut from each training sequence.")
+    learning_rate: float = Field(1e-3, gt=0, le=1.0, description="RMSProp learning rate.")
+    patience: int = Field(6, ge=1, le=1000, description="Epochs without better validation rank-1 before stopping.")
+    validation_fraction: float = Field(0.2, ge=0.0, le=0.5, description="Share of training subjects held out.")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of sampling and initialisation.")
+
+
+class TrainGaitParams(Params):
+    """Parameters of `train_gait`."""
+
+    store: Path = Field(description="Store with pose features.")
+    features: str = Field(min_length=1, description="Tag of the pose model whose features to train on.")
+    protocol: ProtocolOptions = Field(default_factory=ProtocolOptions)
+    training: GaitTrainingOptions = Field(default_factory=GaitTrainingOptions)
+    compute: ComputeParams = Field(default_factory=ComputeParams)
+    tracking: TrackingParams = Field(default_factory=TrackingParams)
+
+
+class DescribeParams(Params):
+    """Parameters of `describe`."""
+
+    store: Path = Field(description="Store with pose features.")
+    gait_model: str = Field(min_length=1, description="A saved .keras GaitNN, or an MLflow model URI (runs:/...).")
+    features: str | None = Field(
+        None, description="Tag of the pose features the model reads; None: what the model's training recorded."
+    )
+    sequences_per_task: int = Field(32, ge=1, le=100000, description="Sequences one Dask task describes.")
+    compute: ComputeParams = Field(default_factory=ComputeParams)
+    tracking: TrackingParams = Field(default_factory=TrackingParams)
+
+
+class EvaluateParams(Params):
+    """Parameters of `evaluate`."""
+
+    store: Path = Field(description="Store with identification vectors.")
+    descriptors: str = Field(min_length=1, description="Tag of the GaitNN whose identification vectors to evaluate.")
+    protocol: ProtocolOptions = Field(default_factory=ProtocolOptions)
+    classifiers: tuple[Literal["svm", "nn"], ...] = Field(("svm", "nn"), min_length=1, description="Classifiers to report.")
+    tracking: TrackingParams = Field(default_factory=TrackingParams)
+
+
+class SyntheticPoseData(Params):
+    """The synthetic archive `run_pipeline` renders to train the pose network on when the
+    archive has no ground-truth joints and no pose model is given."""
+
+    subjects: int = Field(12, ge=2, le=500, description="People in the synthetic archive.")
+    views: tuple[int, ...] = Field((0, 36, 72, 90, 108, 144, 180), description="Views in degrees.")
+    frames: int = Field(40, ge=8, le=500, description="Frames per walk.")
+    seed: int = Field(7919, ge=0, le=2**31 - 1, description="Seed of the synthetic archive.")
+
+
+class PipelineParams(Params):
+    """Parameters of `run_pipeline`: from a video archive to identification results."""
+
+    archive: Path = Field(description="Top folder of the video archive.")
+    store: Path = Field(description="The zarr store for every stage's arrays (created if missing).")
+    layout: Literal["casia-b", "tum-gaid", "folder"] = Field("casia-b", description="How the archive names sequences.")
+    protocol: ProtocolOptions = Field(default_factory=ProtocolOptions)
+    pose_model: str | None = Field(
+        None, description="A trained pose model (.keras or MLflow URI); None trains one on ground-truth joints."
+    )
+    frame_size: int | None = Field(
+        None, ge=16, le=2048, description="Stored frame side in px; None: the pose network's input size."
+    )
+    fps: float | None = Field(None, gt=0, le=240, description="Resample to this frame rate; None keeps the source's.")
+    crop: Literal["center", "person"] = Field("center", description="How frames are cropped around the person.")
+    pose_training: PoseTrainingOptions = Field(default_factory=PoseTrainingOptions)
+    synthetic_pose_data: SyntheticPoseData = Field(default_factory=SyntheticPoseData)
+    features: FeatureOptions = Field(default_factory=FeatureOptions)
+    gait_training: GaitTrainingOptions = Field(default_factory=GaitTrainingOptions)
+    classifiers: tuple[Literal["svm", "nn"], ...] = Field(("svm", "nn"), min_length=1, description="Classifiers to report.")
+    compute: ComputeParams = Field(default_factory=ComputeParams)
+    tracking: TrackingParams = Field(default_factory=TrackingParams)

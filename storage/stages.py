@@ -102,3 +102,20 @@ def sample_groundtruth_frames(
         "visible": np.concatenate(visible).astype(bool),
         "sequence": np.concatenate(owner),
     }
+
+
+def read_vectors(store: SequenceStore, stage: str, name: str, array: str = "vector") -> tuple[list[str], np.ndarray, list[dict]]:
+    """One vector per sequence that has `<stage>/<name>`, with the sequence's attributes.
+
+    Returns:
+      ids: sequence ids, sorted; vectors: (N, D); attrs: the sequences' attributes.
+    """
+    ids, vectors, attrs = [], [], []
+    for sequence_id, sequence_attrs in sorted(store.all_sequence_attrs().items()):
+        if store.has_stage(sequence_id, stage, name):
+            ids.append(sequence_id)
+            vectors.append(np.asarray(store.open_stage(sequence_id, stage, name)[array][:]))
+            attrs.append(sequence_attrs)
+    if not vectors:
+        raise ValueError(f"{store.path}: no sequence has {stage}/{name}; run that stage first")
+    return ids, np.stack(vectors), attrs

@@ -104,20 +104,23 @@ def end_run(tracking_uri: str, run_id: str, *, failed: bool = False) -> None:
     _client(tracking_uri).set_terminated(run_id, status=status)
 
 
-def log_model_file(
-    tracking_uri: str, run_id: str, model_file: str | Path, config: Mapping[str, Any], artifact_path: str = "model"
-) -> str:
-    """Stores a saved Keras model and its configuration; returns its `runs:/` URI."""
+def log_model_file(tracking_uri: str, run_id: str, model_file: str | Path, artifact_path: str = "model") -> str:
+    """Stores a saved Keras model, with the record JSON saved beside it if any; returns its URI."""
     client = _client(tracking_uri)
+    model_file = Path(model_file)
     client.log_artifact(run_id, str(model_file), artifact_path)
-    client.log_dict(run_id, dict(config), f"{artifact_path}/config.json")
-    return f"runs:/{run_id}/{artifact_path}/{Path(model_file).name}"
+    record = model_file.with_suffix(".json")
+    if record.is_file():
+        client.log_artifact(run_id, str(record), artifact_path)
+    return f"runs:/{run_id}/{artifact_path}/{model_file.name}"
 
 
 def fetch_model_file(tracking_uri: str, model_uri: str, destination: str | Path) -> Path:
-    """Downloads a model stored by `log_model_file` (a `runs:/...` or any artifact URI)."""
+    """Downloads a model stored by `log_model_file` (and its record) from a `runs:/...` URI."""
     mlflow.set_tracking_uri(tracking_uri)
-    return Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(destination)))
+    folder_uri, _, name = model_uri.rstrip("/").rpartition("/")
+    folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=folder_uri, dst_path=str(destination)))
+    return folder / name
 
 
 def find_runs(tracking_uri: str, experiment: str, filter_string: str = "") -> list[mlflow.entities.Run]:

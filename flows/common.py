@@ -1,0 +1,49 @@
+"""What every flow does the same way: an MLflow run around it, bundles of work, progress."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator, Sequence, TypeVar
+
+from prefect.futures import PrefectFuture, as_completed
+
+from flows import progress
+from flows.params import Params, TrackingParams
+from tasks.tracking import close_tracking_run, open_tracking_run
+
+Item = TypeVar("Item")
+
+
+@contextlib.contextmanager
+def tracked_run(tracking: TrackingParams, name: str, params: Params) -> Iterator[str]:
+    """An MLflow run for the flow's whole body, marked failed if the body raises."""
+    run_id = open_tracking_run(tracking, name, params.model_dump(mode="json"))
+    try:
+        yield run_id
+    except BaseException:
+        close_tracking_run(tracking, run_id, failed=True)
+        raise
+    close_tracking_run(tracking, run_id)
+
+
+def bundles(items: Sequence[Item], size: int) -> list[list[Item]]:
+    """Consecutive groups of `size` items, so one task amortises its start-up over several."""
+    return [list(items[start:start + size]) for start in range(0, len(items), size)]
+
+
+def gather(futures: Sequence[PrefectFuture], stage: str) -> tuple[list, list[tuple[int, str]]]:
+    """Results of `futures` as they finish, reporting progress; failures as (index, reason).
+
+    One failed task never stops the others.
+    """
+    index_of = {future.task_run_id: number for number, future in enumerate(futures)}
+    results: list = [None] * len(futures)
+    failures: list[tuple[int, str]] = []
+    for done, future in enumerate(as_completed(futures), start=1):
+        number = index_of[future.task_run_id]
+        try:
+            results[number] = future.result()
+        except Exception as error:  # noqa: BLE001 - reported per item, the rest go on
+            failures.append((number, f"{type(error).__name__}: {error}"))
+        progress.report(stage, done, len(futures))
+    return results, sorted(failures)

@@ -1,0 +1,48 @@
+"""Flow `describe`: the 512-d identification vector of every sequence, on the Dask cluster."""
+
+from __future__ import annotations
+
+import time
+
+from prefect import flow
+
+from flows.common import bundles, gather, tracked_run
+from flows.compute import dask_task_runner
+from flows.params import DescribeParams
+from stages.descriptors import DESCRIPTORS_STAGE
+from stages.models import read_record
+from tasks.inference import describe_task, pending_sequences
+from tasks.models import resolve_model
+from tasks.tracking import log_run_metrics
+
+
+@flow(name="describe")
+def describe(params: DescribeParams) -> dict:
+    """Stores identification vectors for every sequence that has the gait model's input features."""
+    started = time.perf_counter()
+    with tracked_run(params.tracking, "describe", params) as run_id:
+        model_path, tag = resolve_model(params.gait_model, params.tracking, str(params.store / "models" / "downloaded"))
+        features_tag = params.features or read_record(model_path).get("features")
+        if not features_tag:
+            raise ValueError(f"{model_path}: the model does not record which pose features it reads; pass features")
+        runner = dask_task_runner(params.compute)
+        report = describe_all.with_options(task_runner=runner)(params, model_path, tag, features_tag)
+        report.update(seconds=round(time.perf_counter() - started, 3), mlflow_run_id=run_id)
+        log_run_metrics(params.tracking, run_id, {"described": report["described"], "failed": len(report["failed"])})
+    return report
+
+
+@flow(name="describe-compute")
+def describe_all(params: DescribeParams, model_path: str, tag: str, features_tag: str) -> dict:
+    pending = pending_sequences(str(params.store), DESCRIPTORS_STAGE, tag)
+    groups = bundles(pending, params.sequences_per_task)
+    futures = [
+        describe_task.submit(str(params.store), group, model_path, tag, features_tag, params.compute.threads_per_worker)
+        for group in groups
+    ]
+    results, failures = gather(futures, "describe")
+    return {
+        "gait_model": tag, "features": features_tag, "model_path": model_path, "pending": len(pending),
+        "described": sum(r or 0 for r in results),
+        "failed": [{"ids": groups[number], "reason": reason} for number, reason in failures],
+    }

@@ -1,0 +1,50 @@
+"""HumanPoseNN over stored frames: the spatial features and decoded joints of each frame."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import cv2
+import keras
+import numpy as np
+
+from nets.pose_network import model_input_size
+
+
+def frame_feature_function(model: keras.Model) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
+    """A function from frames (n, S, S, 3) uint8 to
+    `features` (n, 17, 17, 32) float32 and `joints` (n, 16, 3) `(y, x, p)` in frame pixels.
+
+    Frames of another size than the model's input are resized (they are square already).
+    The model is compiled once into a traced inference function.
+    """
+    size = model_input_size(model)
+    predict = _inference_function(model)
+
+    def features_of(frames: np.ndarray) -> dict[str, np.ndarray]:
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[1] != frames.shape[2]:
+            raise ValueError(f"frames must be (n, S, S, 3), got {frames.shape}")
+        side = frames.shape[1]
+        inputs = frames if side == size else np.stack([_resize(frame, size) for frame in frames])
+        outputs = predict(inputs)
+        joints = np.asarray(outputs["joints"], dtype=np.float32).copy()
+        joints[..., :2] *= side / size
+        return {"features": np.asarray(outputs["features"], dtype=np.float32), "joints": joints}
+
+    return features_of
+
+
+def _inference_function(model: keras.Model):
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def run(frames):
+        outputs = model(frames, training=False)
+        return {"features": outputs["features"], "joints": outputs["joints"]}
+
+    return lambda frames: {k: v.numpy() for k, v in run(tf.convert_to_tensor(frames)).items()}
+
+
+def _resize(frame: np.ndarray, size: int) -> np.ndarray:
+    interpolation = cv2.INTER_AREA if frame.shape[0] > size else cv2.INTER_LINEAR
+    return cv2.resize(frame, (size, size), interpolation=interpolation)

@@ -1,0 +1,54 @@
+"""HumanPoseNN over stored sequences: spatial features and decoded joints into the store."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from stages.models import load_cached
+from storage.stages import OutputSpec, transform_frames
+from storage.store import SequenceStore
+
+FEATURES_STAGE = "features"
+
+
+def sequences_without(store: SequenceStore, stage: str, tag: str) -> list[str]:
+    """Stored sequences that lack `<stage>/<tag>`, sorted."""
+    return [i for i in store.sequence_ids() if not store.has_stage(i, stage, tag)]
+
+
+def extract_features(
+    store: SequenceStore,
+    sequence_ids: Sequence[str],
+    model_path: str,
+    model_tag: str,
+    *,
+    batch_frames: int,
+    dtype: str,
+    threads: int,
+    device: str = "auto",
+) -> dict[str, int]:
+    """Writes `features/<model_tag>/{spatial (T, 17, 17, 32), joints (T, 16, 3)}` for each sequence.
+
+    `joints` are `(y, x, p)` in stored-frame pixels. Sequences that already have them are
+    left alone. Returns frames done per sequence.
+    """
+    from nets.frame_features import frame_feature_function
+    from nets.runtime import configure_tensorflow
+
+    configure_tensorflow(threads, device)
+    features_of = frame_feature_function(load_cached(model_path, model_tag))
+
+    def transform(frames):
+        result = features_of(frames)
+        return {"spatial": result["features"], "joints": result["joints"]}
+
+    outputs = [OutputSpec("spatial", (17, 17, 32), dtype), OutputSpec("joints", (16, 3), "float32")]
+    done = {}
+    for sequence_id in sequence_ids:
+        if store.has_stage(sequence_id, FEATURES_STAGE, model_tag):
+            continue
+        attrs = {"pose_model": model_tag, "dtype": dtype}
+        done[sequence_id] = transform_frames(
+            store, sequence_id, FEATURES_STAGE, model_tag, attrs, transform, outputs, batch_frames
+        )
+    return done

@@ -1,0 +1,128 @@
+"""Training HumanPoseNN on stored frames that carry ground-truth joints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import keras
+import numpy as np
+
+from stages.models import TrainedModel, save_trained_model
+from storage.stages import sample_groundtruth_frames
+from storage.store import SequenceStore
+
+
+class BestWeights(keras.callbacks.Callback):
+    """Remembers the weights of `model` at the best value of `monitor`; `restore()` puts them back."""
+
+    def __init__(self, model: keras.Model, monitor: str, mode: str = "min") -> None:
+        super().__init__()
+        self._target, self.monitor, self._sign = model, monitor, (1.0 if mode == "min" else -1.0)
+        self.best_value: float | None = None
+        self.best_epoch: int | None = None
+        self._weights = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is not None and (self.best_value is None or self._sign * value < self._sign * self.best_value):
+            self.best_value, self.best_epoch, self._weights = float(value), epoch, self._target.get_weights()
+
+    def restore(self) -> None:
+        if self._weights is not None:
+            self._target.set_weights(self._weights)
+
+
+def groundtruth_sequences(store: SequenceStore) -> dict[str, dict]:
+    """Attributes of the stored sequences that carry ground-truth joints, by id."""
+    return {i: a for i, a in store.all_sequence_attrs().items() if a.get("has_groundtruth")}
+
+
+def split_by_subject(subjects: Sequence[str], validation_fraction: float, seed: int) -> tuple[set, set]:
+    """(training subjects, validation subjects): at least one of each when there are two."""
+    unique = sorted(set(subjects))
+    if len(unique) < 2:
+        return set(unique), set()
+    count = min(len(unique) - 1, max(1, round(validation_fraction * len(unique))))
+    held_out = np.random.default_rng(seed).choice(unique, size=count, replace=False)
+    return set(unique) - set(held_out), set(held_out)
+
+
+def train_pose_model(
+    store: SequenceStore,
+    model_dir: str | Path,
+    *,
+    backbone: str,
+    loss: str,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    frames_per_sequence: int,
+    validation_fraction: float,
+    augment: bool,
+    seed: int,
+    only_subjects: Sequence[str] | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    backup_dir: str | Path | None = None,
+) -> TrainedModel:
+    """Trains a HumanPoseNN on frames sampled from every sequence with ground truth
+    (of `only_subjects`, when given).
+
+    People, not frames, are split into training and validation, so validation measures
+    generalisation to new bodies. The weights of the epoch with the smallest validation joint
+    distance are saved. With `backup_dir`, an interrupted run resumes from its last epoch.
+
+    Raises:
+      ValueError: the store holds no sequence with ground-truth joints.
+    """
+    from nets.pose_network import HumanPoseNN
+    from nets.pose_training import fit_pose
+    from nets.validation import PoseValidation
+
+    sequences = groundtruth_sequences(store)
+    if only_subjects is not None:
+        allowed = set(only_subjects)
+        sequences = {i: a for i, a in sequences.items() if a["subject"] in allowed}
+    if not sequences:
+        raise ValueError(
+            f"{store.path}: no stored sequence carries ground-truth joints; ingest a synthetic archive "
+            "(gaitflow synth) or give a trained pose model"
+        )
+    ids = sorted(sequences)
+    fit_subjects, validation_subjects = split_by_subject([sequences[i]["subject"] for i in ids], validation_fraction, seed)
+    fit_ids = [i for i in ids if sequences[i]["subject"] in fit_subjects]
+    validation_ids = [i for i in ids if sequences[i]["subject"] in validation_subjects]
+    train = sample_groundtruth_frames(store, fit_ids, frames_per_sequence, seed)
+    keras.utils.set_random_seed(seed)
+    model = HumanPoseNN(backbone)
+    all_callbacks: list[keras.callbacks.Callback] = []
+    best = None
+    validation = None
+    if validation_ids:
+        validation = sample_groundtruth_frames(store, validation_ids, max(1, frames_per_sequence // 2), seed + 1)
+        all_callbacks.append(PoseValidation(validation["frames"], validation["joints_xy"], validation["visible"], model))
+        best = BestWeights(model, "val_joint_distance_px", "min")
+        all_callbacks.append(best)
+    all_callbacks.extend(callbacks)
+    if backup_dir is not None:
+        all_callbacks.append(keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=True))
+    history = fit_pose(
+        model, train["frames"], train["joints_xy"], train["visible"].astype(np.float32),
+        epochs=epochs, batch_size=batch_size, augment=augment, callbacks=all_callbacks,
+        loss=loss.upper(), learning_rate=learning_rate, seed=seed,
+    )
+    if best is not None:
+        best.restore()
+    metrics = {k: float(v[-1]) for k, v in history.history.items()}
+    if best is not None and best.best_value is not None:
+        metrics.update(best_val_joint_distance_px=best.best_value, best_epoch=float(best.best_epoch))
+        best_logs = {k: float(v[best.best_epoch]) for k, v in history.history.items() if len(v) > best.best_epoch}
+        metrics.update({f"best_{k}": v for k, v in best_logs.items()})
+    record = {
+        "backbone": backbone, "loss": loss, "epochs": epochs, "batch_size": batch_size,
+        "learning_rate": learning_rate, "frames_per_sequence": frames_per_sequence, "augment": augment,
+        "seed": seed, "store": str(store.path), "training_frames": int(len(train["frames"])),
+        "training_subjects": sorted(fit_subjects), "validation_subjects": sorted(validation_subjects),
+        "metrics": metrics,
+    }
+    return save_trained_model(model, model_dir, "pose", record)

@@ -1,0 +1,47 @@
+"""Tasks of `evaluate`: each wires one call into `storage/` or `evaluation/`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import INPUTS, TASK_SOURCE
+
+from evaluation.labels import SequenceLabels
+from evaluation.protocols import evaluate, split_subjects
+from evaluation.report import ProtocolReport
+from storage.stages import read_vectors
+from storage.store import SequenceStore
+
+_IO_RETRIES = dict(retries=2, retry_delay_seconds=[1, 5])
+
+
+@task(name="load-descriptors", **_IO_RETRIES)
+def load_descriptors(store: str, tag: str) -> tuple[list[str], "np.ndarray", SequenceLabels]:  # noqa: F821
+    ids, vectors, attrs = read_vectors(SequenceStore(store), "descriptors", tag)
+    return ids, vectors, SequenceLabels.from_records(attrs)
+
+
+@task(name="split-subjects")
+def choose_split(labels: SequenceLabels, protocol: str, train_subjects: str | None) -> tuple[frozenset, frozenset]:
+    return split_subjects(labels.subject.tolist(), protocol, train_subjects)
+
+
+@task(name="evaluate-protocol", cache_policy=INPUTS + TASK_SOURCE, persist_result=True, result_serializer="json")
+def evaluate_protocol(vectors, labels: SequenceLabels, protocol: str, classifier: str, train: frozenset) -> dict:
+    """The protocol's report as a JSON-ready dict (cached: the same vectors are not scored twice)."""
+    return evaluate(vectors, labels, protocol, classifier=classifier, train_subjects=train).to_dict()
+
+
+@task(name="write-report-files")
+def write_report_files(report_dict: dict, directory: str) -> list[str]:
+    """The report's plots, JSON and Markdown table in `directory`."""
+    import json
+
+    report = ProtocolReport.from_dict(report_dict)
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [str(p) for p in report.write_plots(folder)]
+    (folder / "report.json").write_text(json.dumps(report.to_dict(), indent=1))
+    (folder / "rank1.md").write_text(report.to_markdown())
+    return paths + [str(folder / "report.json"), str(folder / "rank1.md")]

@@ -1,0 +1,30 @@
+"""Small decisions `run_pipeline` takes from the store and the models."""
+
+from __future__ import annotations
+
+from prefect import task
+
+from stages.models import read_record
+from stages.pose_training import groundtruth_sequences
+from storage.store import SequenceStore
+
+
+@task(name="store-has-groundtruth")
+def store_has_groundtruth(store: str) -> bool:
+    return bool(groundtruth_sequences(SequenceStore(store)))
+
+
+@task(name="pose-input-size")
+def pose_input_size(pose_model: str | None, backbone: str) -> int:
+    """The frame side the pose network reads: the given model's, else the backbone's."""
+    from nets.pose_network import INPUT_SIZES
+
+    if pose_model is None or "://" in pose_model or pose_model.startswith("runs:/"):
+        return INPUT_SIZES[backbone]
+    record = read_record(pose_model)
+    if record.get("backbone") in INPUT_SIZES:
+        return INPUT_SIZES[record["backbone"]]
+    from nets.checkpoints import load_model
+    from nets.pose_network import model_input_size
+
+    return model_input_size(load_model(pose_model))

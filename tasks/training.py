@@ -1,0 +1,107 @@
+"""Training tasks. They run in the flow's own process (all its cores, or its GPU), and their
+results are cached across runs under keys that say what the model was trained from."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from prefect import task
+from prefect.context import TaskRunContext
+
+from flows.params import GaitTrainingOptions, PoseTrainingOptions, TrackingParams
+from stages.gait_training import feature_table, train_gait_model
+from stages.pose_training import groundtruth_sequences, train_pose_model
+from storage.store import SequenceStore
+from tracking import mlflow_tracking
+
+
+def _digest(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _code(context: TaskRunContext) -> str:
+    return hashlib.sha256(context.task.fn.__code__.co_code).hexdigest()[:16]
+
+
+def pose_training_key(context: TaskRunContext, parameters: dict) -> str:
+    """Cache key of `train_pose_task`: the content hashes of every stored sequence with ground
+    truth, the training options, the people it may use, and the task's code.
+
+    A cached model is reused until the training data change (a sequence is added, replaced or
+    removed), an option changes, or this task's code changes.
+    """
+    store = SequenceStore(parameters["store"])
+    data = sorted((i, a["content_hash"]) for i, a in groundtruth_sequences(store).items())
+    options = parameters["options"].model_dump(mode="json")
+    return "pose:" + _digest(str(store.path), data, options, parameters["only_subjects"], _code(context))
+
+
+def gait_training_key(context: TaskRunContext, parameters: dict) -> str:
+    """Cache key of `train_gait_task`: the pose model whose features it trains on, the sequences
+    that have them (with their content hashes), the protocol split, the options, the task's code.
+
+    A cached model is reused until any of those changes.
+    """
+    store = SequenceStore(parameters["store"])
+    table = feature_table(store, parameters["features_tag"])
+    data = sorted((i, a["content_hash"]) for i, a in table.items())
+    return "gait:" + _digest(
+        str(store.path), parameters["features_tag"], data, parameters["protocol"], parameters["train_subjects"],
+        parameters["options"].model_dump(mode="json"), _code(context),
+    )
+
+
+@task(name="train-pose-model", cache_key_fn=pose_training_key, persist_result=True, result_serializer="json")
+def train_pose_task(
+    store: str,
+    options: PoseTrainingOptions,
+    only_subjects: list[str] | None,
+    model_dir: str,
+    tracking: TrackingParams,
+    run_id: str,
+) -> dict:
+    """Trains HumanPoseNN; returns {"path", "digest", "record"} of the saved model."""
+    trained = train_pose_model(
+        SequenceStore(store), model_dir, **options.model_dump(), only_subjects=only_subjects,
+        callbacks=[mlflow_tracking.metrics_callback(tracking.tracking_uri, run_id)],
+        backup_dir=None,
+    )
+    return {"path": trained.path, "digest": trained.digest, "record": trained.record}
+
+
+@task(name="train-gait-model", cache_key_fn=gait_training_key, persist_result=True, result_serializer="json")
+def train_gait_task(
+    store: str,
+    features_tag: str,
+    protocol: str,
+    train_subjects: str | None,
+    options: GaitTrainingOptions,
+    model_dir: str,
+    tracking: TrackingParams,
+    run_id: str,
+) -> dict:
+    """Trains GaitNN on the training people's features; returns {"path", "digest", "record"}."""
+    trained = train_gait_model(
+        SequenceStore(store), model_dir, features_tag=features_tag, protocol=protocol,
+        train_subjects=train_subjects, **options.model_dump(),
+        callbacks=[mlflow_tracking.metrics_callback(tracking.tracking_uri, run_id)],
+        backup_dir=None,
+    )
+    return {"path": trained.path, "digest": trained.digest, "record": trained.record}
+
+
+@task(name="protocol-training-people")
+def protocol_training_people(store: str, protocol: str, train_subjects: str | None) -> frozenset[str]:
+    """The people the protocol trains on, among those stored."""
+    from evaluation.protocols import split_subjects
+
+    subjects = [a["subject"] for a in SequenceStore(store).all_sequence_attrs().values()]
+    return split_subjects(subjects, protocol, train_subjects)[0]
+
+
+@task(name="log-model", retries=3, retry_delay_seconds=[1, 4, 10])
+def log_model(tracking: TrackingParams, run_id: str, model_path: str) -> str:
+    """Stores the model file and its record in the MLflow run; returns the model's URI."""
+    return mlflow_tracking.log_model_file(tracking.tracking_uri, run_id, model_path)
