@@ -48,6 +48,7 @@ class IngestParams(Params):
         "center", description="center: the largest centred square; person: follow the moving person (static camera)."
     )
     chunk_frames: int = Field(16, ge=1, le=1024, description="Frames per zarr chunk along time.")
+    sequences_per_task: int = Field(8, ge=1, le=10000, description="Sequences one Dask task hashes and decodes.")
     compute: ComputeParams = Field(default_factory=ComputeParams)
     tracking: TrackingParams = Field(default_factory=TrackingParams)
 
@@ -116,7 +117,9 @@ class FeatureOptions(Params):
     sequences_per_task: int = Field(8, ge=1, le=1024, description="Sequences one Dask task processes in a row.")
     dtype: Literal["float16", "float32"] = Field("float16", description="Stored precision of the spatial features.")
     device: Literal["auto", "cpu", "gpu"] = Field("auto", description="auto: a GPU when TensorFlow sees one.")
-    mixed_precision: bool = Field(False, description="Run the network in mixed float16 (GPU only).")
+    mixed_precision: bool = Field(
+        False, description="Compute in mixed float16 (fast on GPUs with tensor cores, slow on CPUs)."
+    )
 
 
 class ExtractFeaturesParams(Params):

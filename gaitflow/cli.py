@@ -86,8 +86,124 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--spread", type=float, default=1.0, help="0..3: scales differences between people (default: 1)")
     _add_common(synth)
     synth.set_defaults(handler=_run_synth)
+
+    train_pose = commands.add_parser(
+        "train-pose", help="train HumanPoseNN on stored frames with ground-truth joints",
+        description="Train the pose network on a store's sequences that carry ground-truth joints (synthetic "
+        "archives). The best epoch's model goes to the store's models/ folder and to MLflow.",
+    )
+    train_pose.add_argument("--store", type=Path, required=True, help="store with ground-truth joints")
+    _add_protocol(train_pose, optional=True)
+    _add_pose_training(train_pose)
+    _add_common(train_pose)
+    train_pose.set_defaults(handler=_run_train_pose)
+
+    features = commands.add_parser(
+        "features", help="compute pose features of every stored sequence",
+        description="Run HumanPoseNN over every stored sequence that lacks features of this model, batched, on the "
+        "Dask cluster (a GPU when TensorFlow sees one).",
+    )
+    features.add_argument("--store", type=Path, required=True, help="store with ingested frames")
+    features.add_argument("--pose-model", required=True, help="a saved .keras pose model or an MLflow URI (runs:/...)")
+    _add_feature_options(features)
+    _add_common(features)
+    features.set_defaults(handler=_run_features)
+
+    train_gait = commands.add_parser(
+        "train-gait", help="train GaitNN on the training people's pose features",
+        description="Train GaitNN on the features of the protocol's training people, with validation rank-1 per "
+        "epoch and early stopping. The model goes to the store's models/ folder and to MLflow.",
+    )
+    train_gait.add_argument("--store", type=Path, required=True, help="store with pose features")
+    train_gait.add_argument("--features", required=True, help="tag of the pose model whose features to use")
+    _add_protocol(train_gait)
+    _add_gait_training(train_gait)
+    _add_common(train_gait)
+    train_gait.set_defaults(handler=_run_train_gait)
+
+    describe = commands.add_parser(
+        "describe", help="compute the 512-d identification vector of every sequence",
+        description="Run GaitNN over the pose features of every sequence lacking a vector for this model.",
+    )
+    describe.add_argument("--store", type=Path, required=True, help="store with pose features")
+    describe.add_argument("--gait-model", required=True, help="a saved .keras GaitNN or an MLflow URI (runs:/...)")
+    describe.add_argument("--features", default=None, help="pose feature tag (default: what the model recorded)")
+    _add_common(describe)
+    describe.set_defaults(handler=_run_describe)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score identification vectors under a data set's protocol",
+        description="Linear SVM and nearest neighbour on the gallery; rank-1 per probe condition and view, "
+        "cross-view matrix, CMC, mAP and EER; tables and plots go to MLflow.",
+    )
+    evaluate.add_argument("--store", type=Path, required=True, help="store with identification vectors")
+    evaluate.add_argument("--descriptors", required=True, help="tag of the GaitNN whose vectors to evaluate")
+    _add_protocol(evaluate)
+    _add_common(evaluate)
+    evaluate.set_defaults(handler=_run_evaluate)
+
+    run = commands.add_parser(
+        "run", help="from a video archive to identification results, re-using what is done",
+        description="ingest -> train-pose (when no pose model is given) -> features -> train-gait -> describe -> "
+        "evaluate. Every stage skips what is already done. On an archive without ground-truth joints and "
+        "with no --pose-model, it renders a synthetic archive, trains the pose network on it, and says so.",
+    )
+    run.add_argument("archive", type=Path, help="top folder of the video archive")
+    run.add_argument("--store", type=Path, required=True, help="zarr store for every stage (created if missing)")
+    run.add_argument("--layout", choices=("casia-b", "tum-gaid", "folder"), default="casia-b", help="archive layout (default: casia-b)")
+    run.add_argument("--pose-model", default=None, help="a trained pose model (.keras or runs:/...); default: train one")
+    run.add_argument("--fps", type=float, default=None, help="resample to this frame rate (default: the source's)")
+    _add_protocol(run)
+    _add_pose_training(run)
+    _add_feature_options(run)
+    _add_gait_training(run)
+    _add_common(run)
+    run.set_defaults(handler=_run_pipeline)
+
+    demo = commands.add_parser(
+        "demo", help="everything on a small synthetic archive (about 10 minutes on 2 cores)",
+        description="Render a small synthetic CASIA-B-like archive, then run the whole pipeline on it with the small "
+        "pose backbone, print the rank-1 table, and say where to look in the MLflow UI.",
+    )
+    demo.add_argument("--workdir", type=Path, default=None, help="where the archive and store go (default: HOME/demo)")
+    demo.add_argument("--subjects", type=int, default=10, help="people in the demo archive (default: 10)")
+    _add_common(demo)
+    demo.set_defaults(handler=_run_demo)
     return parser
 
+
+def _add_protocol(command: argparse.ArgumentParser, optional: bool = False) -> None:
+    command.add_argument(
+        "--protocol", choices=("casia-b", "tum-gaid"), default=None if optional else "casia-b",
+        help="evaluation protocol whose training people are used" + (" (default: every person)" if optional else " (default: casia-b)"),
+    )
+    command.add_argument(
+        "--train-subjects", default=None,
+        help="training people: N (the first N) or A-B (numbers A to B); default: the data set's standard split",
+    )
+
+
+def _add_pose_training(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--backbone", choices=("small", "inception_resnet_v2"), default="small",
+                         help="pose network trunk to train (default: small)")
+    command.add_argument("--pose-epochs", type=int, default=None, help="pose training epochs")
+
+
+def _add_feature_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                         help="auto: a GPU when TensorFlow sees one (default: auto)")
+    command.add_argument("--feature-dtype", choices=("float16", "float32"), default="float16",
+                         help="stored precision of the spatial features (default: float16)")
+    command.add_argument("--mixed-precision", action="store_true",
+                         help="compute the pose network in mixed float16 (fast on GPUs with tensor cores)")
+
+
+def _add_gait_training(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--rnn", choices=("GRU", "LSTM"), default="GRU", help="recurrent cell (default: GRU)")
+    command.add_argument("--rnn-layers", type=int, default=None, help="stacked recurrent layers")
+    command.add_argument("--gait-loss", choices=("softmax", "triplet"), default="softmax",
+                         help="softmax cross-entropy (the seed's) or batch-hard triplet (default: softmax)")
+    command.add_argument("--gait-epochs", type=int, default=None, help="maximum GaitNN training epochs")
 
 def _int_list(text: str) -> tuple[int, ...]:
     try:
@@ -171,6 +287,198 @@ def _run_synth(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{summary['items']} walk views in {summary['archive']} ({summary['layout']}): "
               f"{summary['rendered']} rendered, {summary['skipped']} already there, in {summary['seconds']:.1f} s")
     return EXIT_OK
+
+
+def _protocol(args: argparse.Namespace):
+    from flows.params import ProtocolOptions
+
+    if args.protocol is None:
+        return None
+    return ProtocolOptions(protocol=args.protocol, train_subjects=args.train_subjects)
+
+
+def _given(**values) -> dict:
+    """Only the options the user gave, so the parameter models keep their defaults otherwise."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _pose_training(args: argparse.Namespace):
+    from flows.params import PoseTrainingOptions
+
+    return PoseTrainingOptions(**_given(backbone=args.backbone, epochs=args.pose_epochs))
+
+
+def _feature_options(args: argparse.Namespace):
+    from flows.params import FeatureOptions
+
+    return FeatureOptions(device=args.device, dtype=args.feature_dtype, mixed_precision=args.mixed_precision)
+
+
+def _gait_training(args: argparse.Namespace):
+    from flows.params import GaitTrainingOptions
+
+    return GaitTrainingOptions(**_given(
+        recurrent_unit=args.rnn, rnn_layers=args.rnn_layers, loss=args.gait_loss, epochs=args.gait_epochs))
+
+
+def _run_train_pose(args: argparse.Namespace, settings: Settings) -> int:
+    from flows.params import TrainPoseParams
+    from flows.training import train_pose
+
+    result = _with_progress(args, lambda: train_pose(TrainPoseParams(
+        store=args.store.resolve(), protocol=_protocol(args), training=_pose_training(args),
+        compute=_compute(args, settings), tracking=_tracking(args, settings))))
+    return _print_model(args, result, "pose")
+
+
+def _run_train_gait(args: argparse.Namespace, settings: Settings) -> int:
+    from flows.params import TrainGaitParams
+    from flows.training import train_gait
+
+    result = _with_progress(args, lambda: train_gait(TrainGaitParams(
+        store=args.store.resolve(), features=args.features, protocol=_protocol(args),
+        training=_gait_training(args), compute=_compute(args, settings), tracking=_tracking(args, settings))))
+    return _print_model(args, result, "gait")
+
+
+def _print_model(args: argparse.Namespace, result: dict, kind: str) -> int:
+    if args.json:
+        print(json.dumps(result, default=str))
+    else:
+        how = "re-used (same data and options)" if result["reused"] else "trained"
+        print(f"{kind} model {result['model_tag']} {how}: {result['model_path']}")
+        print(f"  MLflow: {result['model_uri']}")
+        for name, value in sorted(result["metrics"].items()):
+            print(f"  {name}: {value:.4g}")
+    return EXIT_OK
+
+
+def _run_features(args: argparse.Namespace, settings: Settings) -> int:
+    from flows.features import extract_features
+    from flows.params import ExtractFeaturesParams
+
+    result = _with_progress(args, lambda: extract_features(ExtractFeaturesParams(
+        store=args.store.resolve(), pose_model=args.pose_model, options=_feature_options(args),
+        compute=_compute(args, settings), tracking=_tracking(args, settings))))
+    if args.json:
+        print(json.dumps(result, default=str))
+    else:
+        print(f"pose features {result['pose_model']}: {result['sequences_done']} sequences "
+              f"({result['frames_done']} frames) computed, {result['pending'] - result['sequences_done']} not, "
+              f"in {result['seconds']:.1f} s")
+        for item in result["failed"]:
+            print(f"  failed {', '.join(item['ids'])}: {item['reason']}")
+    return EXIT_FAILURES if result["failed"] else EXIT_OK
+
+
+def _run_describe(args: argparse.Namespace, settings: Settings) -> int:
+    from flows.describe import describe
+    from flows.params import DescribeParams
+
+    result = _with_progress(args, lambda: describe(DescribeParams(
+        store=args.store.resolve(), gait_model=args.gait_model, features=args.features,
+        compute=_compute(args, settings), tracking=_tracking(args, settings))))
+    if args.json:
+        print(json.dumps(result, default=str))
+    else:
+        print(f"identification vectors {result['gait_model']}: {result['described']} sequences described "
+              f"in {result['seconds']:.1f} s")
+        for item in result["failed"]:
+            print(f"  failed {', '.join(item['ids'])}: {item['reason']}")
+    return EXIT_FAILURES if result["failed"] else EXIT_OK
+
+
+def _run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from flows.evaluate import evaluate_descriptors
+    from flows.params import EvaluateParams
+
+    result = _with_progress(args, lambda: evaluate_descriptors(EvaluateParams(
+        store=args.store.resolve(), descriptors=args.descriptors, protocol=_protocol(args),
+        tracking=_tracking(args, settings))))
+    _print_results(args, result, settings)
+    return EXIT_OK
+
+
+def _run_pipeline(args: argparse.Namespace, settings: Settings) -> int:
+    from flows.params import PipelineParams
+    from flows.pipeline import run_pipeline
+
+    params = PipelineParams(
+        archive=args.archive.resolve(), store=args.store.resolve(), layout=args.layout, protocol=_protocol(args),
+        pose_model=args.pose_model, fps=args.fps, pose_training=_pose_training(args),
+        features=_feature_options(args), gait_training=_gait_training(args),
+        compute=_compute(args, settings), tracking=_tracking(args, settings),
+    )
+    summary = _with_progress(args, lambda: run_pipeline(params))
+    for note in summary["notes"]:
+        print(f"note: {note}", file=sys.stderr)
+    _print_results(args, summary["evaluation"], settings, summary)
+    return EXIT_OK
+
+
+def _run_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from flows.params import (
+        GaitTrainingOptions, PipelineParams, PoseTrainingOptions, ProtocolOptions, SynthesizeParams,
+    )
+    from flows.pipeline import run_pipeline
+    from flows.synthesize import synthesize_archive
+
+    workdir = (args.workdir or settings.home / "demo").resolve()
+    compute, tracking = _compute(args, settings), _tracking(args, settings)
+    # Small enough for about ten minutes on two cores; the README's accuracy figures come from
+    # the benchmarks, which use a bigger archive.
+    archive = SynthesizeParams(
+        archive=workdir / "archive", subjects=args.subjects, views=(36, 90, 144), frames=40, size=136, seed=2024,
+        compute=compute, tracking=tracking,
+    )
+    params = PipelineParams(
+        archive=archive.archive, store=workdir / "store.zarr", layout="casia-b",
+        protocol=ProtocolOptions(train_subjects=str(max(2, args.subjects // 2))),
+        pose_training=PoseTrainingOptions(epochs=6, frames_per_sequence=4),
+        gait_training=GaitTrainingOptions(epochs=20, rnn_layers=1, people_per_batch=4, sequences_per_person=4),
+        compute=compute, tracking=tracking,
+    )
+
+    def work():
+        synthesize_archive(archive)
+        return run_pipeline(params)
+
+    summary = _with_progress(args, work)
+    _print_results(args, summary["evaluation"], settings, summary)
+    if not args.json:
+        print(f"\nArchive: {archive.archive}\nStore:   {params.store}")
+        print(f"MLflow UI: mlflow ui --backend-store-uri {tracking.tracking_uri} --port 5000, then open "
+              f"http://127.0.0.1:5000 (experiment '{tracking.experiment}', run {summary['mlflow_run_id']} "
+              "with the stages nested under it)")
+    return EXIT_OK
+
+
+def _print_results(args: argparse.Namespace, evaluation: dict, settings: Settings, summary: dict | None = None) -> None:
+    """--json: one object with the rank-1 tables; else each classifier's Markdown table."""
+    if args.json:
+        compact = {
+            "protocol": evaluation["protocol"],
+            "train_subjects": evaluation["train_subjects"], "test_subjects": evaluation["test_subjects"],
+            "results": {
+                name: {key: report[key] for key in ("rank1", "rank1_mean", "averages", "cmc_rank1", "cmc_rank5",
+                                                    "mean_average_precision", "equal_error_rate", "counts")}
+                for name, report in evaluation["results"].items()
+            },
+            "mlflow_run_id": (summary or evaluation)["mlflow_run_id"],
+        }
+        if summary is not None:
+            compact.update(
+                seconds=summary["seconds"], notes=summary["notes"], ingest=summary["ingest"],
+                pose_model=summary["features"]["pose_model"], gait_model=summary["describe"]["gait_model"],
+            )
+        print(json.dumps(compact, default=str))
+        return
+    from evaluation.report import ProtocolReport
+
+    for report in evaluation["results"].values():
+        print(ProtocolReport.from_dict(report).to_markdown())
+    run_id = (summary or evaluation)["mlflow_run_id"]
+    print(f"MLflow run {run_id} ({settings.tracking_uri})")
 
 
 def _with_progress(args: argparse.Namespace, work: Callable):

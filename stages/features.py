@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 from stages.models import load_cached
@@ -26,17 +27,19 @@ def extract_features(
     dtype: str,
     threads: int,
     device: str = "auto",
+    mixed_precision: bool = False,
 ) -> dict[str, int]:
     """Writes `features/<model_tag>/{spatial (T, 17, 17, 32), joints (T, 16, 3)}` for each sequence.
 
     `joints` are `(y, x, p)` in stored-frame pixels. Sequences that already have them are
-    left alone. Returns frames done per sequence.
+    left alone. `mixed_precision` computes in float16 (for GPUs with tensor cores). Returns
+    frames done per sequence.
     """
     from nets.frame_features import frame_feature_function
     from nets.runtime import configure_tensorflow
 
     configure_tensorflow(threads, device)
-    features_of = frame_feature_function(load_cached(model_path, model_tag))
+    features_of = frame_feature_function(_model(model_path, model_tag, mixed_precision))
 
     def transform(frames):
         result = features_of(frames)
@@ -52,3 +55,13 @@ def extract_features(
             store, sequence_id, FEATURES_STAGE, model_tag, attrs, transform, outputs, batch_frames
         )
     return done
+
+
+@functools.lru_cache(maxsize=2)
+def _model(model_path: str, model_tag: str, mixed_precision: bool):
+    model = load_cached(model_path, model_tag)
+    if mixed_precision:
+        from nets.precision import mixed_precision_copy
+
+        model = mixed_precision_copy(model)
+    return model

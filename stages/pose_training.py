@@ -39,9 +39,10 @@ def groundtruth_sequences(store: SequenceStore) -> dict[str, dict]:
 
 
 def split_by_subject(subjects: Sequence[str], validation_fraction: float, seed: int) -> tuple[set, set]:
-    """(training subjects, validation subjects): at least one of each when there are two."""
+    """(training subjects, validation subjects): at least one of each when there are two and
+    `validation_fraction` is above 0; none held out at 0."""
     unique = sorted(set(subjects))
-    if len(unique) < 2:
+    if len(unique) < 2 or validation_fraction <= 0:
         return set(unique), set()
     count = min(len(unique) - 1, max(1, round(validation_fraction * len(unique))))
     held_out = np.random.default_rng(seed).choice(unique, size=count, replace=False)

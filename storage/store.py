@@ -255,23 +255,29 @@ def _write_group(
     for name, spec in arrays.items():
         _write_pieces(created[name], spec, name)
     final_attrs = attrs() if callable(attrs) else attrs
-    group.attrs.update({**final_attrs, "sequence_id": sequence_id})
+    # One metadata write; attrs.update would rewrite zarr.json once per key.
+    group.update_attributes({**final_attrs, "sequence_id": sequence_id})
 
 
 def _write_pieces(array: zarr.Array, spec: ChunkedArray, name: str) -> None:
     start = 0
     grows = spec.shape[0] == 0
+    capacity = array.shape[0]
     for piece in spec.pieces:
         piece = np.asarray(piece, dtype=spec.dtype)
         stop = start + len(piece)
         if start % spec.chunks[0]:
             raise ValueError(f"{name}: piece at row {start} is not chunk-aligned (chunk {spec.chunks[0]})")
-        if grows:
-            array.resize((stop, *array.shape[1:]))
-        elif stop > array.shape[0]:
-            raise ValueError(f"{name}: pieces exceed the declared length {array.shape[0]}")
+        if grows and stop > capacity:
+            # Grow geometrically: every resize rewrites the array's metadata.
+            capacity = max(stop, 2 * capacity)
+            array.resize((capacity, *array.shape[1:]))
+        elif stop > capacity:
+            raise ValueError(f"{name}: pieces exceed the declared length {capacity}")
         array[start:stop] = piece
         start = stop
+    if grows and capacity != start:
+        array.resize((start, *array.shape[1:]))
     if not grows and start != spec.shape[0]:
         raise ValueError(f"{name}: pieces hold {start} rows, declared {spec.shape[0]}")
 

@@ -25,6 +25,7 @@ def extract_features_task(
     return extract_features(
         SequenceStore(store), sequence_ids, model_path, model_tag,
         batch_frames=options.batch_frames, dtype=options.dtype, threads=threads, device=options.device,
+        mixed_precision=options.mixed_precision,
     )
 
 

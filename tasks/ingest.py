@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import os
 
 from prefect import task
@@ -11,7 +14,7 @@ from storage import manifest as archive_manifest
 from storage.frames import FrameDecodeError, FrameSpec
 from storage.groundtruth import GroundTruthError
 from storage.ingest import IngestOutcome, ingest_sequence
-from storage.store import SequenceStore, StoreError
+from storage.store import SequenceStore
 
 _IO_RETRIES = dict(retries=2, retry_delay_seconds=[1, 5])
 
@@ -29,44 +32,52 @@ def prepare_store(store: str) -> list[str]:
 
 
 def source_fingerprint_key(context: TaskRunContext, parameters: dict) -> str:
-    """Cache key of `fingerprint_source`: the source's path, size and modification time, its
+    """Cache key of `fingerprint_sources`: each source's path, size and modification time, its
     sidecar's modification time, and the task's code.
 
-    The cached hash is reused until one of those changes: editing, replacing or touching a
-    video or its ground truth, or changing this task's code, invalidates it.
+    The cached hashes are reused until one of those changes: editing, replacing or touching a
+    video or its ground truth, or changing this task's code, invalidates the bundle's key.
     """
-    entry = parameters["entry"]
-    sidecar_mtime = os.stat(entry.sidecar).st_mtime_ns if entry.sidecar else 0
-    code = context.task.fn.__code__.co_code.hex()[:64]
-    return f"fingerprint:{entry.source}:{entry.size}:{entry.mtime_ns}:{sidecar_mtime}:{code}"
+    stats = []
+    for entry in parameters["entries"]:
+        sidecar_mtime = os.stat(entry.sidecar).st_mtime_ns if entry.sidecar else 0
+        stats.append((entry.source, entry.size, entry.mtime_ns, sidecar_mtime))
+    code = hashlib.sha256(context.task.fn.__code__.co_code).hexdigest()[:16]
+    return "fingerprint:" + hashlib.sha256(json.dumps([stats, code]).encode()).hexdigest()
 
 
 @task(
-    name="fingerprint-source",
+    name="fingerprint-sources",
     cache_key_fn=source_fingerprint_key,
     persist_result=True,
     result_serializer="json",
     **_IO_RETRIES,
 )
-def fingerprint_source(entry: archive_manifest.SequenceEntry) -> str:
-    """The SHA-256 of a source's bytes; unchanged files are not read again (declared cache)."""
-    return archive_manifest.fingerprint(entry)
+def fingerprint_sources(entries: list[archive_manifest.SequenceEntry]) -> list[str]:
+    """SHA-256 of each source's bytes; unchanged files are not read again (declared cache)."""
+    return [archive_manifest.fingerprint(entry) for entry in entries]
 
 
-@task(name="ingest-sequence", task_run_name="ingest-{entry.sequence_id}", **_IO_RETRIES)
-def ingest_one(
-    store: str, entry: archive_manifest.SequenceEntry, content_hash: str, spec: FrameSpec, layout: str, chunk_frames: int
-) -> IngestOutcome:
-    """Decodes and stores one sequence; a bad source becomes a "failed" outcome, not an error.
+@task(name="ingest-sequences", **_IO_RETRIES)
+def ingest_bundle(
+    store: str,
+    entries: list[archive_manifest.SequenceEntry],
+    content_hashes: list[str],
+    spec: FrameSpec,
+    layout: str,
+    chunk_frames: int,
+) -> list[IngestOutcome]:
+    """Decodes and stores a bundle of sequences; a bad source becomes a "failed" outcome.
 
-    Store I/O errors are raised, so Prefect retries them with backoff.
+    Store I/O errors are raised, so Prefect retries the bundle with backoff; sequences it
+    already stored are then skipped as current.
     """
-    import dataclasses
-
-    entry = dataclasses.replace(entry, content_hash=content_hash)
-    try:
-        return ingest_sequence(SequenceStore(store), entry, spec, layout=layout, chunk_frames=chunk_frames)
-    except (FrameDecodeError, GroundTruthError) as error:
-        return IngestOutcome(entry.sequence_id, "failed", str(error))
-    except StoreError:
-        raise
+    sequence_store = SequenceStore(store)
+    outcomes = []
+    for entry, content_hash in zip(entries, content_hashes):
+        entry = dataclasses.replace(entry, content_hash=content_hash)
+        try:
+            outcomes.append(ingest_sequence(sequence_store, entry, spec, layout=layout, chunk_frames=chunk_frames))
+        except (FrameDecodeError, GroundTruthError) as error:
+            outcomes.append(IngestOutcome(entry.sequence_id, "failed", str(error)))
+    return outcomes

@@ -1,0 +1,259 @@
+"""Training HumanPoseNN on frames with joint annotations.
+
+`fit_pose` is a plain function over arrays: frames are resized to the model's input,
+augmented on the fly (horizontal flips with the left/right joints swapped, small scale and
+shift), and the heat-map targets are drawn inside the compiled training step from the joint
+coordinates. It runs `keras.Model.fit`, so any Keras callbacks work; they see a
+`PoseTrainer` whose `network` attribute is the pose model being trained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import cv2
+import keras
+import numpy as np
+import tensorflow as tf
+
+from nets.heatmaps import binary_disk_heatmaps, gaussian_heatmaps, image_to_heatmap
+from nets.losses import HeatmapLoss, heatmap_loss
+from nets.metrics import mean_joint_distance
+from nets.pose_network import JOINT_NAMES, model_input_size
+
+# Joint index each joint becomes when the image is mirrored (the person's left <-> right).
+_MIRRORED_SIDE = {"r_": "l_", "l_": "r_"}
+FLIP_PERMUTATION: tuple[int, ...] = tuple(
+    JOINT_NAMES.index(_MIRRORED_SIDE.get(name[:2], name[:2]) + name[2:]) for name in JOINT_NAMES
+)
+
+PoseData = tuple[np.ndarray, np.ndarray, np.ndarray]  # frames, joints_xy, visible
+
+
+class PoseTrainer(keras.Model):
+    """Wraps a HumanPoseNN for `fit`: the seed's masked heat-map loss and the mean joint
+    distance (model-input pixels, joints inside the frame) as metrics.
+
+    Batches are `(frames (B, S, S, 3) uint8, {"joints_xy": (B, J, 2) model pixels,
+    "presence": (B, J), "inside": (B, J)})`: `presence` selects the joints the loss sees,
+    `inside` those the distance counts.
+    """
+
+    def __init__(self, network: keras.Model, loss: HeatmapLoss = "SCE", **kwargs):
+        super().__init__(**kwargs)
+        self.network = network
+        self.loss_kind = loss
+        self._loss_fn = heatmap_loss(loss)
+        self._input_size = model_input_size(network)
+        self._loss_tracker = keras.metrics.Mean(name="loss")
+        self._distance_tracker = keras.metrics.Mean(name="mean_joint_distance")
+
+    @property
+    def metrics(self):
+        return [self._loss_tracker, self._distance_tracker]
+
+    def call(self, frames, training=False):
+        return self.network(frames, training=training)
+
+    def _heatmap_loss(self, outputs, labels):
+        grid_xy = image_to_heatmap(labels["joints_xy"], self._input_size)
+        if self.loss_kind == "SCE":
+            targets = binary_disk_heatmaps(grid_xy, labels["presence"])
+        else:
+            targets = gaussian_heatmaps(grid_xy, labels["presence"])
+        return self._loss_fn(outputs["heatmap_logits"], targets, labels["presence"])
+
+    def _update_metrics(self, loss, outputs, labels):
+        predicted_xy = tf.reverse(outputs["joints"][..., :2], axis=[-1])  # (y, x) -> (x, y)
+        self._loss_tracker.update_state(loss)
+        self._distance_tracker.update_state(
+            mean_joint_distance(predicted_xy, labels["joints_xy"], labels["inside"])
+        )
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def train_step(self, data):
+        frames, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
+        variables = self.network.trainable_variables
+        with tf.GradientTape() as tape:
+            outputs = self.network(frames, training=True)
+            loss = self._heatmap_loss(outputs, labels)
+            total = loss + tf.add_n(self.network.losses) if self.network.losses else loss
+        self.optimizer.apply(tape.gradient(total, variables), variables)
+        return self._update_metrics(loss, outputs, labels)
+
+    def test_step(self, data):
+        frames, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
+        outputs = self.network(frames, training=False)
+        return self._update_metrics(self._heatmap_loss(outputs, labels), outputs, labels)
+
+
+class PoseBatches(keras.utils.PyDataset):
+    """Shuffled, optionally augmented batches for `PoseTrainer`.
+
+    Frames are resized to the model input once, up front. Augmentation per frame: a flip
+    with probability 0.5 (joints mirrored and relabelled left <-> right), a zoom in
+    [1 - max_scale, 1 + max_scale] about the centre and a shift of up to `max_shift` of the
+    input size; the border is repeated, as in the seed's 'nearest' fill.
+    """
+
+    def __init__(
+        self,
+        frames: np.ndarray,
+        joints_xy: np.ndarray,
+        visible: np.ndarray,
+        input_size: int,
+        *,
+        batch_size: int,
+        augment: bool,
+        shuffle: bool,
+        max_scale: float = 0.1,
+        max_shift: float = 0.05,
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.frames, self.joints_xy = _resize_to_input(frames, joints_xy, input_size)
+        self.visible = np.asarray(visible, dtype=bool)
+        self.input_size = input_size
+        self.batch_size = batch_size
+        self.augment = augment
+        self.shuffle = shuffle
+        self.max_scale = max_scale
+        self.max_shift = max_shift
+        self._rng = np.random.default_rng(seed)
+        self._order = np.arange(len(self.frames))
+        self.on_epoch_end()
+
+    def __len__(self) -> int:
+        return -(-len(self.frames) // self.batch_size)
+
+    def on_epoch_end(self) -> None:
+        if self.shuffle:
+            self._rng.shuffle(self._order)
+
+    def __getitem__(self, index: int):
+        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        frames = self.frames[rows].copy()
+        joints = self.joints_xy[rows].copy()
+        visible = self.visible[rows].copy()
+        if self.augment:
+            for k in range(len(rows)):
+                frames[k], joints[k], visible[k] = self._augment(frames[k], joints[k], visible[k])
+        size = self.input_size
+        inside = ((joints >= 0) & (joints <= size - 1)).all(axis=-1)
+        labels = {
+            "joints_xy": joints.astype(np.float32),
+            "presence": (inside & visible).astype(np.float32),
+            "inside": inside.astype(np.float32),
+        }
+        return frames, labels
+
+    def _augment(self, frame, joints, visible):
+        size = self.input_size
+        if self._rng.random() < 0.5:
+            frame = frame[:, ::-1]
+            joints = joints[list(FLIP_PERMUTATION)]
+            visible = visible[list(FLIP_PERMUTATION)]
+            joints[:, 0] = size - 1 - joints[:, 0]
+        zoom = self._rng.uniform(1 - self.max_scale, 1 + self.max_scale)
+        shift = self._rng.uniform(-self.max_shift, self.max_shift, 2) * size
+        centre = (size - 1) / 2.0
+        affine = np.array([[zoom, 0.0, (1 - zoom) * centre + shift[0]],
+                           [0.0, zoom, (1 - zoom) * centre + shift[1]]], dtype=np.float64)
+        frame = cv2.warpAffine(np.ascontiguousarray(frame), affine, (size, size),
+                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        joints = joints @ affine[:, :2].T + affine[:, 2]
+        return frame, joints, visible
+
+
+def _resize_to_input(frames: np.ndarray, joints_xy: np.ndarray, size: int):
+    """(N, H, W, 3) frames -> (N, size, size, 3) and joints in the resized pixels."""
+    frames = np.asarray(frames, dtype=np.uint8)
+    joints = np.asarray(joints_xy, dtype=np.float64)
+    height, width = frames.shape[1:3]
+    if (height, width) != (size, size):
+        interpolation = cv2.INTER_AREA if min(height, width) > size else cv2.INTER_LINEAR
+        frames = np.stack([cv2.resize(f, (size, size), interpolation=interpolation)
+                           for f in frames])
+        joints = joints * np.array([size / width, size / height])
+    return frames, joints
+
+
+def _check_pose_data(name: str, frames, joints_xy, visible) -> None:
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"{name}: frames must be (N, H, W, 3), got {frames.shape}")
+    n, joints = len(frames), len(JOINT_NAMES)
+    if np.shape(joints_xy) != (n, joints, 2):
+        raise ValueError(f"{name}: joints_xy must be ({n}, {joints}, 2), got {np.shape(joints_xy)}")
+    if np.shape(visible) != (n, joints):
+        raise ValueError(f"{name}: visible must be ({n}, {joints}), got {np.shape(visible)}")
+
+
+def fit_pose(
+    model: keras.Model,
+    frames: np.ndarray,
+    joints_xy: np.ndarray,
+    visible: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int = 16,
+    augment: bool = True,
+    validation: PoseData | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    loss: HeatmapLoss = "SCE",
+    optimizer: keras.optimizers.Optimizer | None = None,
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+    verbose: Literal[0, 1, 2] = 0,
+) -> keras.callbacks.History:
+    """Trains a HumanPoseNN in place.
+
+    Args:
+        model: a `HumanPoseNN` (any backbone).
+        frames: (N, H, W, 3) uint8 RGB; resized (stretched) to the model input.
+        joints_xy: (N, 16, 2) `(x, y)` in frame pixels, MPII order.
+        visible: (N, 16) 0/1: joints with 0 are left out of the loss (pass ones for joints
+            whose position is known although hidden). Joints outside the (augmented) frame
+            are always left out.
+        epochs: passes over the frames.
+        batch_size: frames per step.
+        augment: random flips, zoom and shift.
+        validation: optional `(frames, joints_xy, visible)`, not augmented.
+        callbacks: Keras callbacks.
+        loss: `"SCE"` (binary disks, the seed's default) or `"MSE"` (Gaussian bumps).
+        optimizer: default Adam(`learning_rate`) with the seed's gradient clipping (global
+            norm 2.0); the seed used RMSProp with an unpublished schedule.
+        seed: augmentation and shuffling seed.
+        verbose: Keras' progress output.
+
+    Returns:
+        The Keras `History` (`loss`, `mean_joint_distance`, and `val_` versions).
+    """
+    if epochs < 1 or batch_size < 1:
+        raise ValueError("`epochs` and `batch_size` must be >= 1")
+    _check_pose_data("training data", frames, joints_xy, visible)
+    size = model_input_size(model)
+    batches = PoseBatches(frames, joints_xy, visible, size, batch_size=batch_size,
+                          augment=augment, shuffle=True, seed=seed)
+    validation_batches = None
+    if validation is not None:
+        _check_pose_data("validation data", *validation)
+        validation_batches = PoseBatches(*validation, size, batch_size=batch_size,
+                                         augment=False, shuffle=False)
+
+    trainer = PoseTrainer(model, loss=loss, name=f"{model.name}_trainer")
+    trainer.compile(
+        optimizer=optimizer or keras.optimizers.Adam(learning_rate, global_clipnorm=2.0)
+    )
+    # Creating the optimizer's slots now, eagerly, spares a second trace of the train step.
+    trainer.optimizer.build(model.trainable_variables)
+    return trainer.fit(
+        batches,
+        epochs=epochs,
+        validation_data=validation_batches,
+        callbacks=list(callbacks),
+        verbose=verbose,
+    )
+
+
+__all__ = ["FLIP_PERMUTATION", "PoseBatches", "PoseTrainer", "fit_pose"]

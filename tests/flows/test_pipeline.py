@@ -1,0 +1,90 @@
+"""The whole pipeline on a tiny synthetic archive with real Prefect, Dask, zarr and MLflow."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from storage.store import SequenceStore
+
+SUBJECTS = 4
+
+
+@pytest.fixture(scope="module")
+def tiny_archive(tmp_path_factory):
+    from synth.archive import ArchiveSpec, write_archive
+
+    root = tmp_path_factory.mktemp("archive")
+    spec = ArchiveSpec(subjects=SUBJECTS, views=(36, 90), walks=(("nm", 6), ("bg", 1), ("cl", 1)),
+                       frames=16, size=136, seed=5)
+    write_archive(spec, root)
+    return root
+
+
+def _params(archive, store, settings):
+    from flows.params import (
+        ComputeParams, GaitTrainingOptions, PipelineParams, PoseTrainingOptions, ProtocolOptions, TrackingParams,
+    )
+
+    return PipelineParams(
+        archive=archive, store=store, layout="casia-b", protocol=ProtocolOptions(train_subjects="2"),
+        pose_training=PoseTrainingOptions(epochs=1, frames_per_sequence=1, batch_size=8),
+        gait_training=GaitTrainingOptions(epochs=2, rnn_layers=1, people_per_batch=2, sequences_per_person=2,
+                                          clip_frames=8, validation_fraction=0.0),
+        compute=ComputeParams(n_workers=2, scratch_dir=settings.scratch),
+        tracking=TrackingParams(tracking_uri=settings.tracking_uri, experiment="test-pipeline",
+                                artifact_root=settings.home / "artifacts"),
+    )
+
+
+def test_pipeline_runs_end_to_end_and_a_second_run_recomputes_nothing(
+    tiny_archive, tmp_path, prefect_server, gaitflow_settings
+):
+    from flows.pipeline import run_pipeline
+
+    params = _params(tiny_archive, tmp_path / "store.zarr", gaitflow_settings)
+    first = run_pipeline(params)
+    sequences = SUBJECTS * 8 * 2
+    assert first["ingest"]["stored"] == sequences and first["notes"] == []
+    assert first["features"]["sequences_done"] == sequences and first["describe"]["described"] == sequences
+
+    store = SequenceStore(params.store)
+    some_id = store.sequence_ids()[0]
+    pose_tag, gait_tag = first["features"]["pose_model"], first["describe"]["gait_model"]
+    features = store.open_stage(some_id, "features", pose_tag)
+    assert features["spatial"].shape == (16, 17, 17, 32) and features["spatial"].dtype == np.float16
+    assert features["joints"].shape == (16, 16, 3)
+    vector = store.open_stage(some_id, "descriptors", gait_tag)["vector"][:]
+    assert vector.shape == (512,) and np.isfinite(vector).all()
+
+    evaluation = first["evaluation"]
+    assert evaluation["test_subjects"] == 2
+    for classifier in ("svm", "nn"):
+        report = evaluation["results"][classifier]
+        assert set(report["rank1"]) == {"nm", "bg", "cl"}
+        assert set(report["rank1"]["nm"]) == {"36", "90"}
+        assert all(0.0 <= x <= 1.0 for by_view in report["rank1"].values() for x in by_view.values())
+
+    client = MlflowClient(gaitflow_settings.tracking_uri)
+    parent = client.get_run(first["mlflow_run_id"])
+    children = client.search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    assert {run.info.run_name for run in children} >= {
+        "ingest-archive", "train-pose", "extract-features", "train-gait", "describe", "evaluate"}
+    by_name = {run.info.run_name: run for run in children}
+    assert by_name["train-pose"].data.params["training.epochs"] == "1"
+    assert "loss" in by_name["train-pose"].data.metrics
+    assert "svm/rank1_mean/nm" in by_name["evaluate"].data.metrics or any(
+        key.startswith("svm/") for key in by_name["evaluate"].data.metrics)
+    artifacts = {a.path for a in client.list_artifacts(by_name["evaluate"].info.run_id, "evaluation/svm")}
+    assert {"evaluation/svm/cmc.png", "evaluation/svm/roc.png", "evaluation/svm/rank1.md"} <= artifacts
+    models = {a.path for a in client.list_artifacts(by_name["train-gait"].info.run_id, "model")}
+    assert f"model/gait-{gait_tag}.keras" in models
+
+    second = run_pipeline(params)
+    assert second["ingest"]["stored"] == 0 and second["ingest"]["skipped"] == sequences
+    assert second["pose_training"]["reused"] and second["gait_training"]["reused"]
+    assert second["features"]["sequences_done"] == 0 and second["describe"]["described"] == 0
+    assert second["features"]["pose_model"] == pose_tag and second["describe"]["gait_model"] == gait_tag
+    assert second["evaluation"]["results"]["svm"]["rank1"] == evaluation["results"]["svm"]["rank1"]

@@ -1,0 +1,109 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nets.gait_network import GaitNN, gait_descriptors, pad_sequences
+
+
+def _alone(model, sequence, output="identification"):
+    inputs = {"features": sequence[None], "mask": np.ones((1, len(sequence)), bool)}
+    return model.predict_on_batch(inputs)[output][0]
+
+
+def test_output_shapes_and_dtypes(gait_model, feature_sequences):
+    features, mask = pad_sequences(feature_sequences)
+    assert features.shape == (3, 5, 17, 17, 32) and mask.shape == (3, 5)
+    outputs = gait_model.predict_on_batch({"features": features, "mask": mask})
+    assert {k: v.shape for k, v in outputs.items()} == {
+        "pose_descriptors": (3, 5, 512),
+        "identification": (3, 512),
+        "embedding": (3, 512),
+        "logits": (3, 4),
+    }
+    assert all(str(v.dtype) == "float32" for v in outputs.values())
+    np.testing.assert_allclose(np.linalg.norm(outputs["embedding"], axis=1), 1.0, rtol=1e-5)
+    assert np.all(outputs["pose_descriptors"][~mask] == 0)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"recurrent_unit": "LSTM", "rnn_layers": 2},
+        {"rnn_layers": 2, "share_rnn_weights": True, "extra_residual_blocks": "discarded"},
+    ],
+    ids=["gru", "lstm-2", "seed-defects"],
+)
+def test_masked_batch_gives_the_descriptor_of_each_sequence_alone(kwargs, feature_sequences):
+    keras.utils.set_random_seed(0)
+    model = GaitNN(**kwargs)
+    features, mask = pad_sequences(feature_sequences, length_multiple=4)  # T = 8, 6 padded
+    batched = model.predict_on_batch({"features": features, "mask": mask})
+    for row, sequence in enumerate(feature_sequences):
+        np.testing.assert_allclose(
+            batched["identification"][row], _alone(model, sequence), rtol=1e-4, atol=1e-5
+        )
+        np.testing.assert_allclose(
+            batched["pose_descriptors"][row, : len(sequence)],
+            _alone(model, sequence, "pose_descriptors"),
+            rtol=1e-4, atol=1e-5,
+        )
+
+
+def test_gait_descriptors_keeps_input_order(gait_model, feature_sequences):
+    descriptors = gait_descriptors(gait_model, feature_sequences, batch_size=2)
+    assert descriptors.shape == (3, 512)
+    for row, sequence in enumerate(feature_sequences):
+        np.testing.assert_allclose(descriptors[row], _alone(gait_model, sequence),
+                                   rtol=1e-4, atol=1e-5)
+
+
+def test_gradients_reach_every_trainable_weight(feature_sequences):
+    keras.utils.set_random_seed(0)
+    model = GaitNN(num_identities=3, rnn_layers=2)
+    features, mask = pad_sequences(feature_sequences)
+    with tf.GradientTape() as tape:
+        outputs = model({"features": features, "mask": mask}, training=True)
+        loss = keras.losses.sparse_categorical_crossentropy(
+            np.array([0, 1, 2]), outputs["logits"], from_logits=True
+        )
+        loss = tf.reduce_mean(loss)
+    gradients = tape.gradient(loss, model.trainable_variables)
+    for variable, gradient in zip(model.trainable_variables, gradients, strict=True):
+        assert gradient is not None, variable.path
+        assert np.any(np.asarray(gradient) != 0), variable.path
+
+
+def test_seed_defects_are_selectable():
+    fixed = GaitNN(rnn_layers=2)
+    seed_like = GaitNN(rnn_layers=2, share_rnn_weights=True, extra_residual_blocks="discarded")
+    names_fixed = {layer.name for layer in fixed.layers}
+    names_seed = {layer.name for layer in seed_like.layers}
+    assert "GaitNN.DownSampling.17x17.Repeat.residual_block_3.Conv_2" in names_fixed
+    assert not any(".Repeat." in name for name in names_seed)
+    assert {"GaitNN.Recurrent.cell_0", "GaitNN.Recurrent.cell_1"} <= names_fixed
+    assert "GaitNN.Recurrent.cell_0" in names_seed and "GaitNN.Recurrent.cell_1" not in names_seed
+    # One recurrent layer applied twice: half the recurrent weights.
+    assert fixed.count_params() - seed_like.count_params() > 1_500_000
+
+
+def test_pad_sequences_rejects_bad_input():
+    with pytest.raises(ValueError, match="no sequences"):
+        pad_sequences([])
+    with pytest.raises(ValueError, match="frames"):
+        pad_sequences([np.zeros((2, 17, 17, 32)), np.zeros((2, 17, 17, 16))])
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"recurrent_unit": "RNN"}, "recurrent_unit"),
+        ({"rnn_layers": 0}, "rnn_layers"),
+        ({"num_identities": 1}, "num_identities"),
+        ({"extra_residual_blocks": "dropped"}, "extra_residual_blocks"),
+    ],
+)
+def test_arguments_are_validated(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        GaitNN(**kwargs)

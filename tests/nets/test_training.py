@@ -1,0 +1,141 @@
+import keras
+import numpy as np
+import pytest
+
+from nets.gait_network import GaitNN
+from nets.gait_training import SequenceBatches, fit_gait
+from nets.pose_network import HumanPoseNN, JOINT_NAMES
+from nets.pose_training import FLIP_PERMUTATION, PoseBatches, fit_pose
+from tests.nets.conftest import stick_figures
+
+
+class _EpochCounter(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs += 1
+
+
+def test_flip_permutation_swaps_sides():
+    flipped = [JOINT_NAMES[i] for i in FLIP_PERMUTATION]
+    assert flipped[0] == "l_ankle" and flipped[15] == "r_wrist" and flipped[8] == "upper_neck"
+    assert sorted(FLIP_PERMUTATION) == list(range(16))
+
+
+def test_augmented_joints_follow_the_image():
+    """A dot drawn at the right wrist must sit at the right wrist's coordinates after
+    augmentation, or at the left wrist's when the frame was mirrored."""
+    rng = np.random.default_rng(0)
+    frames = np.zeros((12, 64, 64, 3), np.uint8)
+    joints = rng.uniform(20, 44, (12, 16, 2)).astype(np.float32)
+    joints[:, 10] = np.round(joints[:, 10])
+    for frame, pose in zip(frames, joints):
+        x, y = pose[10].astype(int)
+        frame[y, x] = 255
+    batches = PoseBatches(frames, joints, np.ones((12, 16)), 64, batch_size=12, augment=True,
+                          shuffle=False, max_scale=0.1, max_shift=0.05, seed=3)
+    images, labels = batches[0]
+    flips = 0
+    for image, pose in zip(images, labels["joints_xy"]):
+        y, x = np.unravel_index(image[..., 0].argmax(), image.shape[:2])
+        right, left = np.linalg.norm(pose[10] - [x, y]), np.linalg.norm(pose[15] - [x, y])
+        assert min(right, left) <= 1.5
+        flips += left < right
+    assert 0 < flips < 12
+    assert labels["presence"].shape == (12, 16) and labels["inside"].dtype == np.float32
+
+
+def test_pose_loss_falls_when_a_small_model_overfits_a_few_frames():
+    frames, joints, visible = stick_figures(8)
+    keras.utils.set_random_seed(0)
+    model = HumanPoseNN("small")
+    counter = _EpochCounter()
+    history = fit_pose(model, frames, joints, visible, epochs=40, batch_size=8, augment=False,
+                       learning_rate=3e-3, callbacks=[counter])
+    losses = history.history["loss"]
+    assert counter.epochs == 40
+    assert losses[-1] < 0.75 * losses[0]
+    assert np.all(np.isfinite(losses))
+    assert "mean_joint_distance" in history.history
+
+
+def test_fit_pose_validates_and_reports_validation_metrics():
+    frames, joints, visible = stick_figures(4, size=150)
+    keras.utils.set_random_seed(0)
+    model = HumanPoseNN("small")
+    history = fit_pose(model, frames, joints, visible, epochs=1, batch_size=4, loss="MSE",
+                       validation=(frames, joints, visible))
+    assert {"loss", "mean_joint_distance", "val_loss", "val_mean_joint_distance"} <= set(
+        history.history)
+    with pytest.raises(ValueError, match="joints_xy"):
+        fit_pose(model, frames, joints[:, :5], visible, epochs=1)
+
+
+def _identity_sequences(identities=4, per_identity=2, seed=0):
+    rng = np.random.default_rng(seed)
+    prototypes = rng.normal(0, 60, (identities, 17, 17, 32))
+    sequences, labels = [], []
+    for identity in range(identities):
+        for _ in range(per_identity):
+            length = int(rng.integers(2, 6))
+            noise = rng.normal(0, 40, (length, 17, 17, 32))
+            sequences.append((prototypes[identity] + noise).astype(np.float32))
+            labels.append(identity)
+    return sequences, labels
+
+
+def test_gait_softmax_loss_falls_on_a_few_sequences():
+    sequences, labels = _identity_sequences()
+    keras.utils.set_random_seed(0)
+    model = GaitNN(num_identities=4)
+    counter = _EpochCounter()
+    history = fit_gait(model, sequences, labels, epochs=6, batch_size=4, callbacks=[counter],
+                       validation=(sequences, labels))
+    losses = history.history["loss"]
+    assert counter.epochs == 6
+    assert losses[-1] < 0.5 * losses[0]
+    assert history.history["accuracy"][-1] == 1.0
+    assert "val_accuracy" in history.history
+
+
+def test_gait_triplet_training_runs_on_the_embedding():
+    sequences, labels = _identity_sequences(identities=4, per_identity=3, seed=1)
+    keras.utils.set_random_seed(0)
+    model = GaitNN(extra_residual_blocks="discarded")
+    history = fit_gait(model, sequences, labels, epochs=2, batch_size=6, loss="triplet",
+                       max_frames=3)
+    assert len(history.history["loss"]) == 2
+    assert np.all(np.isfinite(history.history["loss"]))
+
+
+def test_softmax_needs_a_training_head():
+    sequences, labels = _identity_sequences()
+    with pytest.raises(ValueError, match="num_identities"):
+        fit_gait(GaitNN(), sequences, labels, epochs=1)
+
+
+def test_sequence_batches_pad_group_and_sample_identities():
+    sequences, labels = _identity_sequences(identities=4, per_identity=3)
+    batches = SequenceBatches(sequences, labels, batch_size=5, shuffle=True)
+    seen = []
+    for inputs, batch_labels in batches:
+        assert inputs["features"].shape[1] % 8 == 0
+        assert inputs["mask"].sum(axis=1).tolist() == [
+            len(sequences[i]) for i in _rows(sequences, inputs)]
+        seen.extend(batch_labels.tolist())
+    assert sorted(seen) == sorted(labels) and len(batches) == 3
+    triplet = SequenceBatches(sequences, labels, batch_size=6, shuffle=True,
+                              identities_per_batch=2, max_frames=2)
+    for inputs, batch_labels in triplet:
+        assert len(set(batch_labels.tolist())) == 2 and len(batch_labels) == 6
+        assert inputs["mask"].sum(axis=1).max() <= 2
+
+
+def _rows(sequences, inputs):
+    """Which sequences a padded batch holds (matched by their first frame)."""
+    rows = []
+    for first_frame in inputs["features"][:, 0]:
+        rows.append(next(i for i, s in enumerate(sequences) if np.array_equal(s[0], first_frame)))
+    return rows
