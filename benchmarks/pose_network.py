@@ -9,22 +9,19 @@ Target: the full Inception-ResNet-v2 trunk reaches >= 80 % of the matmul rate at
 batch size. Timings on a shared machine are noisy: each figure is the best of several
 timed rounds.
 
-Run: `python -m benchmarks.pose_network [--quick]`; writes
-`benchmarks/results/pose_network.json`.
+Run: `python -m benchmarks.pose_network [--full]` or `python -m benchmarks --only
+pose_network`; writes `benchmarks/results/pose_network.json` (benchmarks.harness format).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import time
-from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results" / "pose_network.json"
+from benchmarks.harness import Target, run_standalone
+
+NAME = "pose_network"
 EFFICIENCY_TARGET = 0.80
 
 
@@ -85,10 +82,10 @@ def frames_per_second(extractor, batch_size: int, *, min_seconds: float, rounds:
     return best
 
 
-def run(quick: bool) -> dict:
-    """Measures both backbones; returns the results dict (also what `main` writes)."""
+def measure(quick: bool) -> dict:
+    """Measures both backbones: the matmul limit and, per backbone and batch size,
+    frames/s, GFLOP/s and the fraction of the matmul rate."""
     import keras
-    import tensorflow as tf
 
     from nets.model_flops import model_flops
     from nets.pose_network import HumanPoseNN, feature_extractor
@@ -114,60 +111,44 @@ def run(quick: bool) -> dict:
         backbones[backbone] = {
             "input_size": extractor.inputs[0].shape[1],
             "gflop_per_frame": round(flops / 1e9, 3),
-            "parameters": extractor.count_params(),
             "batches": rows,
         }
         del extractor
         keras.backend.clear_session()
 
-    limit = probe.best
     for backbone in backbones.values():
         for row in backbone["batches"]:
-            row["efficiency"] = round(row["gflops_per_second"] / limit, 3)
-    best = max(row["efficiency"] for row in backbones["inception_resnet_v2"]["batches"])
-    return {
-        "benchmark": "pose_network",
-        "quick": quick,
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor(),
-                    "tensorflow": tf.__version__, "keras": keras.__version__,
-                    "note": "shared machine: timings are best-of-rounds and still noisy"},
-        "matmul_gflops_per_second": round(limit, 1),
-        "backbones": backbones,
-        "targets": [{
-            "name": "inception_resnet_v2 feature extraction >= 80% of fp32 matmul GFLOP/s",
-            "target": EFFICIENCY_TARGET,
-            "measured": best,
-            "pass": best >= EFFICIENCY_TARGET,
-        }],
-    }
+            row["efficiency"] = round(row["gflops_per_second"] / probe.best, 3)
+    return {"matmul_gflops_per_second": round(probe.best, 1), "backbones": backbones}
 
 
-def _table(results: dict) -> str:
-    lines = [f"fp32 matmul: {results['matmul_gflops_per_second']:.0f} GFLOP/s",
-             f"{'backbone':<20} {'batch':>5} {'frames/s':>9} {'GFLOP/s':>8} {'of matmul':>9}"]
-    for name, backbone in results["backbones"].items():
+def summarise(measured: dict) -> dict:
+    """`measure`'s results as the harness's flat figures and targets."""
+    figures: dict = {"matmul_gflop_per_s": measured["matmul_gflops_per_second"]}
+    for name, backbone in measured["backbones"].items():
+        figures[f"{name}_input_px"] = backbone["input_size"]
+        figures[f"{name}_gflop_per_frame"] = backbone["gflop_per_frame"]
         for row in backbone["batches"]:
-            lines.append(f"{name:<20} {row['batch_size']:>5} {row['frames_per_second']:>9.1f} "
-                         f"{row['gflops_per_second']:>8.0f} {row['efficiency']:>9.0%}")
-        lines.append(f"{'':<20} ({backbone['gflop_per_frame']} GFLOP/frame, "
-                     f"{backbone['input_size']} px input)")
-    for target in results["targets"]:
-        verdict = "PASS" if target["pass"] else "FAIL"
-        lines.append(f"{verdict}: {target['name']}: {target['measured']:.0%}")
-    return "\n".join(lines)
+            prefix = f"{name}_batch{row['batch_size']}"
+            figures[f"{prefix}_frames_per_s"] = row["frames_per_second"]
+            figures[f"{prefix}_gflop_per_s"] = row["gflops_per_second"]
+            figures[f"{prefix}_fraction_of_matmul"] = row["efficiency"]
+    figures["note"] = "shared 2-core machine: best-of-rounds figures, still noisy"
+    best = max(row["efficiency"] for row in measured["backbones"]["inception_resnet_v2"]["batches"])
+    targets = [Target("inception_resnet_v2 features, fraction of fp32 matmul GFLOP/s (best batch)",
+                      best, ">=", EFFICIENCY_TARGET)]
+    return {"figures": figures, "targets": targets}
+
+
+def run(quick: bool) -> dict:
+    """The harness entry point: `{"figures": ..., "targets": [Target]}`."""
+    return summarise(measure(quick))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer batch sizes, shorter runs")
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    results = run(args.quick)
-    print(_table(results))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {args.output}")
-    return 0
+    """`python -m benchmarks.pose_network [--full]`: prints the tables and writes
+    `benchmarks/results/pose_network.json` (benchmarks.harness format)."""
+    return run_standalone(NAME, run, argv)
 
 
 if __name__ == "__main__":

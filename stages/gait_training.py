@@ -73,7 +73,8 @@ def train_gait_model(
 
     table = feature_table(store, features_tag)
     train, _ = split_subjects([a["subject"] for a in table.values()], protocol, train_subjects)
-    fit_people, validation_people = split_by_subject(sorted(train), validation_fraction, seed)
+    # Rank-1 among fewer than two held-out people is always 1 and would stop training at once.
+    fit_people, validation_people = split_by_subject(sorted(train), validation_fraction, seed, min_held_out=2)
     if len(fit_people) < 2:
         raise ValueError(f"{store.path}: GaitNN needs at least two training people, the split gives {len(fit_people)}")
     fit_ids = sorted(i for i, a in table.items() if a["subject"] in fit_people)

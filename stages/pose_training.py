@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Sequence
 
 import keras
 import numpy as np
 
+from stages.checkpoint import EpochCheckpoint
 from stages.models import TrainedModel, save_trained_model
 from storage.stages import sample_groundtruth_frames
 from storage.store import SequenceStore
@@ -16,9 +18,10 @@ from storage.store import SequenceStore
 class BestWeights(keras.callbacks.Callback):
     """Remembers the weights of `model` at the best value of `monitor`; `restore()` puts them back."""
 
-    def __init__(self, model: keras.Model, monitor: str, mode: str = "min") -> None:
+    def __init__(self, model: keras.Model, monitor: str, mode: str = "min", epoch_offset: int = 0) -> None:
         super().__init__()
         self._target, self.monitor, self._sign = model, monitor, (1.0 if mode == "min" else -1.0)
+        self._offset = epoch_offset
         self.best_value: float | None = None
         self.best_epoch: int | None = None
         self._weights = None
@@ -26,7 +29,8 @@ class BestWeights(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
         if value is not None and (self.best_value is None or self._sign * value < self._sign * self.best_value):
-            self.best_value, self.best_epoch, self._weights = float(value), epoch, self._target.get_weights()
+            self.best_value, self.best_epoch = float(value), epoch + self._offset
+            self._weights = self._target.get_weights()
 
     def restore(self) -> None:
         if self._weights is not None:
@@ -38,13 +42,18 @@ def groundtruth_sequences(store: SequenceStore) -> dict[str, dict]:
     return {i: a for i, a in store.all_sequence_attrs().items() if a.get("has_groundtruth")}
 
 
-def split_by_subject(subjects: Sequence[str], validation_fraction: float, seed: int) -> tuple[set, set]:
-    """(training subjects, validation subjects): at least one of each when there are two and
-    `validation_fraction` is above 0; none held out at 0."""
+def split_by_subject(
+    subjects: Sequence[str], validation_fraction: float, seed: int, *, min_held_out: int = 1
+) -> tuple[set, set]:
+    """(training subjects, validation subjects).
+
+    At least `min_held_out` people are held out when `validation_fraction` is above 0 and at
+    least one person is left to train on; otherwise none are.
+    """
     unique = sorted(set(subjects))
-    if len(unique) < 2 or validation_fraction <= 0:
+    if validation_fraction <= 0 or len(unique) < min_held_out + 1:
         return set(unique), set()
-    count = min(len(unique) - 1, max(1, round(validation_fraction * len(unique))))
+    count = min(len(unique) - 1, max(min_held_out, round(validation_fraction * len(unique))))
     held_out = np.random.default_rng(seed).choice(unique, size=count, replace=False)
     return set(unique) - set(held_out), set(held_out)
 
@@ -71,7 +80,8 @@ def train_pose_model(
 
     People, not frames, are split into training and validation, so validation measures
     generalisation to new bodies. The weights of the epoch with the smallest validation joint
-    distance are saved. With `backup_dir`, an interrupted run resumes from its last epoch.
+    distance are saved (after a resume: the best epoch since resuming). With `backup_dir`, an
+    interrupted run resumes from its last finished epoch.
 
     Raises:
       ValueError: the store holds no sequence with ground-truth joints.
@@ -96,34 +106,39 @@ def train_pose_model(
     train = sample_groundtruth_frames(store, fit_ids, frames_per_sequence, seed)
     keras.utils.set_random_seed(seed)
     model = HumanPoseNN(backbone)
-    all_callbacks: list[keras.callbacks.Callback] = []
-    best = None
-    validation = None
-    if validation_ids:
-        validation = sample_groundtruth_frames(store, validation_ids, max(1, frames_per_sequence // 2), seed + 1)
-        all_callbacks.append(PoseValidation(validation["frames"], validation["joints_xy"], validation["visible"], model))
-        best = BestWeights(model, "val_joint_distance_px", "min")
-        all_callbacks.append(best)
-    all_callbacks.extend(callbacks)
-    if backup_dir is not None:
-        all_callbacks.append(keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=True))
-    history = fit_pose(
-        model, train["frames"], train["joints_xy"], train["visible"].astype(np.float32),
-        epochs=epochs, batch_size=batch_size, augment=augment, callbacks=all_callbacks,
-        loss=loss.upper(), learning_rate=learning_rate, seed=seed,
-    )
-    if best is not None:
-        best.restore()
-    metrics = {k: float(v[-1]) for k, v in history.history.items()}
-    if best is not None and best.best_value is not None:
-        metrics.update(best_val_joint_distance_px=best.best_value, best_epoch=float(best.best_epoch))
-        best_logs = {k: float(v[best.best_epoch]) for k, v in history.history.items() if len(v) > best.best_epoch}
-        metrics.update({f"best_{k}": v for k, v in best_logs.items()})
     record = {
         "backbone": backbone, "loss": loss, "epochs": epochs, "batch_size": batch_size,
         "learning_rate": learning_rate, "frames_per_sequence": frames_per_sequence, "augment": augment,
         "seed": seed, "store": str(store.path), "training_frames": int(len(train["frames"])),
         "training_subjects": sorted(fit_subjects), "validation_subjects": sorted(validation_subjects),
-        "metrics": metrics,
     }
-    return save_trained_model(model, model_dir, "pose", record)
+    checkpoint = EpochCheckpoint(model, backup_dir, json.dumps(record, sort_keys=True)) if backup_dir else None
+    done = checkpoint.resume() if checkpoint else 0
+    all_callbacks: list[keras.callbacks.Callback] = []
+    best = None
+    if validation_ids:
+        validation = sample_groundtruth_frames(store, validation_ids, max(1, frames_per_sequence // 2), seed + 1)
+        all_callbacks.append(PoseValidation(validation["frames"], validation["joints_xy"], validation["visible"], model))
+        best = BestWeights(model, "val_joint_distance_px", "min", epoch_offset=done)
+        all_callbacks.append(best)
+    all_callbacks.extend(callbacks)
+    if checkpoint is not None:
+        all_callbacks.append(checkpoint)
+    history: dict[str, list[float]] = dict(checkpoint.history) if checkpoint else {}
+    if done < epochs:
+        fitted = fit_pose(
+            model, train["frames"], train["joints_xy"], train["visible"].astype(np.float32),
+            epochs=epochs - done, batch_size=batch_size, augment=augment, callbacks=all_callbacks,
+            loss=loss.upper(), learning_rate=learning_rate, seed=seed + done,
+        )
+        history = checkpoint.history if checkpoint else {k: [float(x) for x in v] for k, v in fitted.history.items()}
+    if best is not None:
+        best.restore()
+    metrics = {k: v[-1] for k, v in history.items() if v}
+    if best is not None and best.best_value is not None:
+        metrics.update(best_val_joint_distance_px=best.best_value, best_epoch=float(best.best_epoch))
+        metrics.update({f"best_{k}": v[best.best_epoch] for k, v in history.items() if len(v) > best.best_epoch})
+    trained = save_trained_model(model, model_dir, "pose", {**record, "metrics": metrics})
+    if checkpoint is not None:
+        checkpoint.clear()
+    return trained

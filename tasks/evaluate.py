@@ -12,11 +12,11 @@ from evaluation.protocols import evaluate, split_subjects
 from evaluation.report import ProtocolReport
 from storage.stages import read_vectors
 from storage.store import SequenceStore
+from tasks.retries import IO_RETRIES
 
-_IO_RETRIES = dict(retries=2, retry_delay_seconds=[1, 5])
 
 
-@task(name="load-descriptors", **_IO_RETRIES)
+@task(name="load-descriptors", **IO_RETRIES)
 def load_descriptors(store: str, tag: str) -> tuple[list[str], "np.ndarray", SequenceLabels]:  # noqa: F821
     ids, vectors, attrs = read_vectors(SequenceStore(store), "descriptors", tag)
     return ids, vectors, SequenceLabels.from_records(attrs)

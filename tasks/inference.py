@@ -9,7 +9,6 @@ from stages.descriptors import describe_sequences
 from stages.features import extract_features, sequences_without
 from storage.store import SequenceStore
 
-_IO_RETRIES = dict(retries=2, retry_delay_seconds=[2, 10])
 
 
 @task(name="sequences-without")
@@ -17,7 +16,7 @@ def pending_sequences(store: str, stage: str, tag: str) -> list[str]:
     return sequences_without(SequenceStore(store), stage, tag)
 
 
-@task(name="extract-features", **_IO_RETRIES)
+@task(name="extract-features")
 def extract_features_task(
     store: str, sequence_ids: list[str], model_path: str, model_tag: str, options: FeatureOptions, threads: int
 ) -> dict[str, int]:
@@ -29,7 +28,7 @@ def extract_features_task(
     )
 
 
-@task(name="describe-sequences", **_IO_RETRIES)
+@task(name="describe-sequences")
 def describe_task(
     store: str, sequence_ids: list[str], model_path: str, model_tag: str, features_tag: str, threads: int
 ) -> int:

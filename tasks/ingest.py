@@ -15,17 +15,17 @@ from storage.frames import FrameDecodeError, FrameSpec
 from storage.groundtruth import GroundTruthError
 from storage.ingest import IngestOutcome, ingest_sequence
 from storage.store import SequenceStore
+from tasks.retries import IO_RETRIES
 
-_IO_RETRIES = dict(retries=2, retry_delay_seconds=[1, 5])
 
 
-@task(name="discover-archive", **_IO_RETRIES)
+@task(name="discover-archive", **IO_RETRIES)
 def discover_archive(archive: str, layout: str) -> archive_manifest.ArchiveManifest:
-    """Lists the archive's sequences by name and file stats (hashing is a task per sequence)."""
+    """Lists the archive's sequences by name and file stats (hashing is done per bundle, cached)."""
     return archive_manifest.discover(archive, layout, with_hashes=False)
 
 
-@task(name="prepare-store", **_IO_RETRIES)
+@task(name="prepare-store", **IO_RETRIES)
 def prepare_store(store: str) -> list[str]:
     """Creates the store if missing and undoes what an interrupted run left half done."""
     return SequenceStore(store, create=True).recover()
@@ -51,14 +51,14 @@ def source_fingerprint_key(context: TaskRunContext, parameters: dict) -> str:
     cache_key_fn=source_fingerprint_key,
     persist_result=True,
     result_serializer="json",
-    **_IO_RETRIES,
+    **IO_RETRIES,
 )
 def fingerprint_sources(entries: list[archive_manifest.SequenceEntry]) -> list[str]:
     """SHA-256 of each source's bytes; unchanged files are not read again (declared cache)."""
     return [archive_manifest.fingerprint(entry) for entry in entries]
 
 
-@task(name="ingest-sequences", **_IO_RETRIES)
+@task(name="ingest-sequences", **IO_RETRIES)
 def ingest_bundle(
     store: str,
     entries: list[archive_manifest.SequenceEntry],

@@ -8,6 +8,7 @@ from prefect import task
 
 from flows.params import TrackingParams
 from stages.models import file_digest
+from tasks.retries import IO_RETRIES
 from tracking import mlflow_tracking
 
 
@@ -15,7 +16,7 @@ def is_model_uri(reference: str) -> bool:
     return reference.startswith(("runs:/", "models:/", "mlflow-artifacts:/"))
 
 
-@task(name="resolve-model", retries=2, retry_delay_seconds=[2, 10])
+@task(name="resolve-model", **IO_RETRIES)
 def resolve_model(reference: str, tracking: TrackingParams, download_dir: str) -> tuple[str, str]:
     """(local .keras path, digest) of a model given as a file path or an MLflow artifact URI."""
     if is_model_uri(reference):

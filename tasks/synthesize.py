@@ -14,10 +14,10 @@ def plan_walks(spec: ArchiveSpec) -> tuple[WalkJob, ...]:
     return plan_archive(spec)
 
 
-@task(name="render-walks", retries=2, retry_delay_seconds=[1, 5])
+@task(name="render-walks")
 def render_walks(jobs: tuple[WalkJob, ...], root: str) -> list[tuple[str, str]]:
     """Renders a bundle of walk views; returns (path, "rendered" | "skipped") per job.
 
-    Retried for I/O errors; rendering itself is deterministic, so a retry redoes the same work.
+    Rendering is compute, not retried; a re-run renders only what is missing.
     """
     return [(job.path, render_job(job, Path(root))) for job in jobs]

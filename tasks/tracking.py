@@ -8,11 +8,11 @@ from prefect import task
 
 from flows.params import TrackingParams
 from tracking import mlflow_tracking
+from tasks.retries import TRACKING_RETRIES
 
-_IO_RETRIES = dict(retries=3, retry_delay_seconds=[1, 4, 10])
 
 
-@task(name="open-tracking-run", **_IO_RETRIES)
+@task(name="open-tracking-run", **TRACKING_RETRIES)
 def open_tracking_run(tracking: TrackingParams, run_name: str, params: Mapping[str, Any]) -> str:
     return mlflow_tracking.start_run(
         tracking.tracking_uri,
@@ -25,21 +25,21 @@ def open_tracking_run(tracking: TrackingParams, run_name: str, params: Mapping[s
     )
 
 
-@task(name="log-run-metrics", **_IO_RETRIES)
+@task(name="log-run-metrics", **TRACKING_RETRIES)
 def log_run_metrics(tracking: TrackingParams, run_id: str, metrics: Mapping[str, float], step: int | None = None) -> None:
     mlflow_tracking.log_metrics(tracking.tracking_uri, run_id, metrics, step)
 
 
-@task(name="log-run-document", **_IO_RETRIES)
+@task(name="log-run-document", **TRACKING_RETRIES)
 def log_run_document(tracking: TrackingParams, run_id: str, document: Any, artifact_file: str) -> None:
     mlflow_tracking.log_dict(tracking.tracking_uri, run_id, document, artifact_file)
 
 
-@task(name="log-run-artifacts", **_IO_RETRIES)
+@task(name="log-run-artifacts", **TRACKING_RETRIES)
 def log_run_artifacts(tracking: TrackingParams, run_id: str, local_path: str, artifact_path: str | None = None) -> None:
     mlflow_tracking.log_artifacts(tracking.tracking_uri, run_id, local_path, artifact_path)
 
 
-@task(name="close-tracking-run", **_IO_RETRIES)
+@task(name="close-tracking-run", **TRACKING_RETRIES)
 def close_tracking_run(tracking: TrackingParams, run_id: str, failed: bool = False) -> None:
     mlflow_tracking.end_run(tracking.tracking_uri, run_id, failed=failed)

@@ -14,6 +14,7 @@ from flows.params import GaitTrainingOptions, PoseTrainingOptions, TrackingParam
 from stages.gait_training import feature_table, train_gait_model
 from stages.pose_training import groundtruth_sequences, train_pose_model
 from storage.store import SequenceStore
+from tasks.retries import TRACKING_RETRIES
 from tracking import mlflow_tracking
 
 
@@ -66,7 +67,7 @@ def train_pose_task(
     trained = train_pose_model(
         SequenceStore(store), model_dir, **options.model_dump(), only_subjects=only_subjects,
         callbacks=[mlflow_tracking.metrics_callback(tracking.tracking_uri, run_id)],
-        backup_dir=None,
+        backup_dir=Path(model_dir) / "checkpoints" / "pose",
     )
     return {"path": trained.path, "digest": trained.digest, "record": trained.record}
 
@@ -101,7 +102,7 @@ def protocol_training_people(store: str, protocol: str, train_subjects: str | No
     return split_subjects(subjects, protocol, train_subjects)[0]
 
 
-@task(name="log-model", retries=3, retry_delay_seconds=[1, 4, 10])
+@task(name="log-model", **TRACKING_RETRIES)
 def log_model(tracking: TrackingParams, run_id: str, model_path: str) -> str:
     """Stores the model file and its record in the MLflow run; returns the model's URI."""
     return mlflow_tracking.log_model_file(tracking.tracking_uri, run_id, model_path)

@@ -61,3 +61,6 @@ def test_split_by_subject_keeps_both_sides_non_empty():
     assert len(held_out) == 1 and len(fit) == 4 and not fit & held_out
     assert split_by_subject(["a"], 0.5, seed=1) == ({"a"}, set())
     assert split_by_subject(["a", "b"], 0.0, seed=1) == ({"a", "b"}, set())
+    fit, held_out = split_by_subject(["a", "b", "c", "d", "e"], 0.1, seed=1, min_held_out=2)
+    assert len(held_out) == 2 and len(fit) == 3
+    assert split_by_subject(["a", "b"], 0.5, seed=1, min_held_out=2) == ({"a", "b"}, set())

@@ -1,0 +1,61 @@
+"""Pose training on a store with ground truth: trains, saves, and resumes after a crash."""
+
+from __future__ import annotations
+
+import keras
+import pytest
+
+from stages.pose_training import train_pose_model
+from storage.frames import FrameSpec
+from storage.ingest import ingest_sequence
+from storage.manifest import discover
+from storage.store import SequenceStore
+
+
+@pytest.fixture(scope="module")
+def store_with_truth(tmp_path_factory):
+    from synth.archive import ArchiveSpec, write_archive
+
+    root = tmp_path_factory.mktemp("pose-archive")
+    write_archive(ArchiveSpec(subjects=3, views=(90,), walks=(("nm", 1),), frames=8, size=64, seed=3), root)
+    store = SequenceStore(root / "s.zarr", create=True)
+    for entry in discover(root, "casia-b").entries:
+        ingest_sequence(store, entry, FrameSpec(size=136), layout="casia-b")
+    return store
+
+
+class _Crash(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt("killed")
+
+
+class _EpochCounter(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs += 1
+
+
+OPTIONS = dict(backbone="small", loss="sce", epochs=3, batch_size=4, learning_rate=1e-3, frames_per_sequence=4,
+               validation_fraction=0.3, augment=False, seed=0)
+
+
+def test_training_saves_the_model_with_its_record(store_with_truth, tmp_path):
+    trained = train_pose_model(store_with_truth, tmp_path / "models", **{**OPTIONS, "epochs": 1})
+    assert trained.path.endswith(f"pose-{trained.digest}.keras")
+    assert trained.record["validation_subjects"] and "val_pck" in trained.record["metrics"]
+
+
+def test_a_killed_training_resumes_from_its_last_finished_epoch(store_with_truth, tmp_path):
+    checkpoints = tmp_path / "checkpoints"
+    with pytest.raises(KeyboardInterrupt):
+        train_pose_model(store_with_truth, tmp_path / "models", **OPTIONS, callbacks=[_Crash()], backup_dir=checkpoints)
+    assert (checkpoints / "state.json").is_file()
+    counter = _EpochCounter()
+    trained = train_pose_model(store_with_truth, tmp_path / "models", **OPTIONS, callbacks=[counter],
+                               backup_dir=checkpoints)
+    assert counter.epochs == 2  # epoch 1 was done before the crash; epochs 2 and 3 remain
+    assert trained.record["metrics"]["best_epoch"] >= 1 and not checkpoints.exists()
