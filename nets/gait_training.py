@@ -19,11 +19,12 @@ import tensorflow as tf
 from nets.gait_network import pad_sequences
 from nets.losses import batch_hard_triplet_loss
 from nets.pose_network import FEATURE_CHANNELS, FEATURE_GRID
+from nets.trainer import NetworkTrainer
 
 GaitLoss = Literal["softmax", "triplet"]
 
 
-class GaitTrainer(keras.Model):
+class GaitTrainer(NetworkTrainer):
     """Wraps a GaitNN for `fit`. Batches are `({"features", "mask"}, labels (B,))`.
 
     `"softmax"` needs a model built with `num_identities` and labels in [0, num_identities);
@@ -32,12 +33,11 @@ class GaitTrainer(keras.Model):
 
     def __init__(self, network: keras.Model, loss: GaitLoss = "softmax",
                  triplet_margin: float = 0.2, **kwargs):
-        super().__init__(**kwargs)
         if loss not in ("softmax", "triplet"):
             raise ValueError(f"`loss` must be 'softmax' or 'triplet', got {loss!r}")
         if loss == "softmax" and "logits" not in network.output:
             raise ValueError("softmax training needs GaitNN(num_identities=...)")
-        self.network = network
+        super().__init__(network, **kwargs)
         self.loss_kind = loss
         self.triplet_margin = triplet_margin
         self._cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -50,9 +50,6 @@ class GaitTrainer(keras.Model):
             return [self._loss_tracker, self._accuracy]
         return [self._loss_tracker]
 
-    def call(self, inputs, training=False):
-        return self.network(inputs, training=training)
-
     def _loss(self, outputs, labels):
         if self.loss_kind == "softmax":
             return self._cross_entropy(labels, outputs["logits"])
@@ -63,21 +60,6 @@ class GaitTrainer(keras.Model):
         if self.loss_kind == "softmax":
             self._accuracy.update_state(labels, outputs["logits"])
         return {metric.name: metric.result() for metric in self.metrics}
-
-    def train_step(self, data):
-        inputs, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
-        variables = self.network.trainable_variables
-        with tf.GradientTape() as tape:
-            outputs = self.network(inputs, training=True)
-            loss = self._loss(outputs, labels)
-            total = loss + tf.add_n(self.network.losses) if self.network.losses else loss
-        self.optimizer.apply(tape.gradient(total, variables), variables)
-        return self._update_metrics(loss, outputs, labels)
-
-    def test_step(self, data):
-        inputs, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
-        outputs = self.network(inputs, training=False)
-        return self._update_metrics(self._loss(outputs, labels), outputs, labels)
 
 
 class SequenceBatches:

@@ -21,6 +21,7 @@ from nets.heatmaps import binary_disk_heatmaps, gaussian_heatmaps, image_to_heat
 from nets.losses import HeatmapLoss, heatmap_loss
 from nets.metrics import mean_joint_distance
 from nets.pose_network import JOINT_NAMES, model_input_size
+from nets.trainer import NetworkTrainer
 
 # Joint index each joint becomes when the image is mirrored (the person's left <-> right).
 _MIRRORED_SIDE = {"r_": "l_", "l_": "r_"}
@@ -31,7 +32,7 @@ FLIP_PERMUTATION: tuple[int, ...] = tuple(
 PoseData = tuple[np.ndarray, np.ndarray, np.ndarray]  # frames, joints_xy, visible
 
 
-class PoseTrainer(keras.Model):
+class PoseTrainer(NetworkTrainer):
     """Wraps a HumanPoseNN for `fit`: the seed's masked heat-map loss and the mean joint
     distance (model-input pixels, joints inside the frame) as metrics.
 
@@ -41,8 +42,7 @@ class PoseTrainer(keras.Model):
     """
 
     def __init__(self, network: keras.Model, loss: HeatmapLoss = "SCE", **kwargs):
-        super().__init__(**kwargs)
-        self.network = network
+        super().__init__(network, **kwargs)
         self.loss_kind = loss
         self._loss_fn = heatmap_loss(loss)
         self._input_size = model_input_size(network)
@@ -53,10 +53,7 @@ class PoseTrainer(keras.Model):
     def metrics(self):
         return [self._loss_tracker, self._distance_tracker]
 
-    def call(self, frames, training=False):
-        return self.network(frames, training=training)
-
-    def _heatmap_loss(self, outputs, labels):
+    def _loss(self, outputs, labels):
         grid_xy = image_to_heatmap(labels["joints_xy"], self._input_size)
         if self.loss_kind == "SCE":
             targets = binary_disk_heatmaps(grid_xy, labels["presence"])
@@ -71,21 +68,6 @@ class PoseTrainer(keras.Model):
             mean_joint_distance(predicted_xy, labels["joints_xy"], labels["inside"])
         )
         return {metric.name: metric.result() for metric in self.metrics}
-
-    def train_step(self, data):
-        frames, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
-        variables = self.network.trainable_variables
-        with tf.GradientTape() as tape:
-            outputs = self.network(frames, training=True)
-            loss = self._heatmap_loss(outputs, labels)
-            total = loss + tf.add_n(self.network.losses) if self.network.losses else loss
-        self.optimizer.apply(tape.gradient(total, variables), variables)
-        return self._update_metrics(loss, outputs, labels)
-
-    def test_step(self, data):
-        frames, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
-        outputs = self.network(frames, training=False)
-        return self._update_metrics(self._heatmap_loss(outputs, labels), outputs, labels)
 
 
 class PoseBatches(keras.utils.PyDataset):
