@@ -294,7 +294,7 @@ def flow_run(archive: Path, store_path: Path, models: list[tuple[str, str]], fra
 
 def measure_backbone(backbone: str, work: Path, session: dict, probe, *, subjects: int,
                      views: tuple[int, ...], walks: int, frames: int, workers: tuple[int, ...],
-                     rounds: int, serial: bool, gpu: bool) -> dict:
+                     rounds: int, serial: bool, warm: bool, gpu: bool) -> dict:
     from nets.pose_network import INPUT_SIZES
 
     size = INPUT_SIZES[backbone]
@@ -304,7 +304,7 @@ def measure_backbone(backbone: str, work: Path, session: dict, probe, *, subject
                                     size=size + 24 + (size % 2))  # larger source: crop + resize happen
     result: dict = {"sequences": subjects * len(views) * walks, "frames": total,
                     "render_s": time.perf_counter() - start, "input_px": size}
-    models = [save_pose_model(backbone, work / "models", seed) for seed in (0, 1)]
+    models = [save_pose_model(backbone, work / "models", seed) for seed in ((0, 1) if warm else (0,))]
     batch = 32  # FeatureOptions.batch_frames default, what the flow uses
 
     for n_workers in workers:
@@ -338,13 +338,13 @@ def measure(quick: bool) -> dict:
 
             gpu = bool(tf.config.list_physical_devices("GPU"))
             probe = MatmulProbe()
-            plans = {"small": dict(subjects=2, views=(36, 90), walks=4, frames=60, workers=(1, 2), rounds=2,
-                                   serial=True)}
+            plans = {"small": dict(subjects=2, views=(36, 90), walks=4, frames=30, workers=(1, 2), rounds=2,
+                                   serial=True, warm=False)}
             if not quick:
-                plans["small"] = dict(subjects=4, views=(36, 90), walks=4, frames=80, workers=(1, 2), rounds=3,
-                                      serial=True)
-                plans["inception_resnet_v2"] = dict(subjects=2, views=(90,), walks=4, frames=24, workers=(2,),
-                                                    rounds=1, serial=False)
+                plans["small"] = dict(subjects=4, views=(36, 90), walks=4, frames=50, workers=(1, 2), rounds=3,
+                                      serial=True, warm=True)
+                plans["inception_resnet_v2"] = dict(subjects=2, views=(36, 90), walks=4, frames=12, workers=(2,),
+                                                    rounds=1, serial=False, warm=False)
             backbones = {}
             for backbone, plan in plans.items():
                 backbones[backbone] = measure_backbone(backbone, work, session, probe, gpu=gpu, **plan)

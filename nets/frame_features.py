@@ -19,7 +19,7 @@ def frame_feature_function(model: keras.Model) -> Callable[[np.ndarray], dict[st
     The model is compiled once into a traced inference function.
     """
     size = model_input_size(model)
-    predict = _inference_function(model)
+    predict = _inference_function(model, size)
 
     def features_of(frames: np.ndarray) -> dict[str, np.ndarray]:
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[1] != frames.shape[2]:
@@ -34,10 +34,11 @@ def frame_feature_function(model: keras.Model) -> Callable[[np.ndarray], dict[st
     return features_of
 
 
-def _inference_function(model: keras.Model):
+def _inference_function(model: keras.Model, size: int):
     import tensorflow as tf
 
-    @tf.function(reduce_retracing=True)
+    # An open batch dimension: the last, shorter batch of a sequence does not retrace.
+    @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.uint8)])
     def run(frames):
         outputs = model(frames, training=False)
         return {"features": outputs["features"], "joints": outputs["joints"]}

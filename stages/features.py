@@ -35,11 +35,10 @@ def extract_features(
     left alone. `mixed_precision` computes in float16 (for GPUs with tensor cores). Returns
     frames done per sequence.
     """
-    from nets.frame_features import frame_feature_function
     from nets.runtime import configure_tensorflow
 
     configure_tensorflow(threads, device)
-    features_of = frame_feature_function(_model(model_path, model_tag, mixed_precision))
+    features_of = _feature_function(model_path, model_tag, mixed_precision)
 
     def transform(frames):
         result = features_of(frames)
@@ -58,10 +57,13 @@ def extract_features(
 
 
 @functools.lru_cache(maxsize=2)
-def _model(model_path: str, model_tag: str, mixed_precision: bool):
+def _feature_function(model_path: str, model_tag: str, mixed_precision: bool):
+    """The compiled feature function, built once per worker process and model."""
+    from nets.frame_features import frame_feature_function
+
     model = load_cached(model_path, model_tag)
     if mixed_precision:
         from nets.precision import mixed_precision_copy
 
         model = mixed_precision_copy(model)
-    return model
+    return frame_feature_function(model)

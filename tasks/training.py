@@ -27,27 +27,36 @@ def _code(context: TaskRunContext) -> str:
 
 
 def pose_training_key(context: TaskRunContext, parameters: dict) -> str:
-    """Cache key of `train_pose_task`: the content hashes of every stored sequence with ground
-    truth, the training options, the people it may use, and the task's code.
+    """Cache key of `train_pose_task`: the content hashes of the stored sequences with ground
+    truth of the people it may use, those people, the training options, and the task's code.
 
     A cached model is reused until the training data change (a sequence is added, replaced or
     removed), an option changes, or this task's code changes.
     """
     store = SequenceStore(parameters["store"])
-    data = sorted((i, a["content_hash"]) for i, a in groundtruth_sequences(store).items())
+    allowed = parameters["only_subjects"]
+    data = sorted(
+        (i, a["content_hash"]) for i, a in groundtruth_sequences(store).items()
+        if allowed is None or a["subject"] in allowed
+    )
     options = parameters["options"].model_dump(mode="json")
     return "pose:" + _digest(str(store.path), data, options, parameters["only_subjects"], _code(context))
 
 
 def gait_training_key(context: TaskRunContext, parameters: dict) -> str:
-    """Cache key of `train_gait_task`: the pose model whose features it trains on, the sequences
-    that have them (with their content hashes), the protocol split, the options, the task's code.
+    """Cache key of `train_gait_task`: the pose model whose features it trains on, the training
+    people's sequences that have them (with their content hashes), the protocol split, the
+    options, the task's code.
 
-    A cached model is reused until any of those changes.
+    A cached model is reused until any of those changes; new videos of test people do not
+    invalidate it.
     """
+    from evaluation.protocols import split_subjects
+
     store = SequenceStore(parameters["store"])
     table = feature_table(store, parameters["features_tag"])
-    data = sorted((i, a["content_hash"]) for i, a in table.items())
+    train, _ = split_subjects([a["subject"] for a in table.values()], parameters["protocol"], parameters["train_subjects"])
+    data = sorted((i, a["content_hash"]) for i, a in table.items() if a["subject"] in train)
     return "gait:" + _digest(
         str(store.path), parameters["features_tag"], data, parameters["protocol"], parameters["train_subjects"],
         parameters["options"].model_dump(mode="json"), _code(context),
