@@ -103,7 +103,7 @@ def run_pipeline_once(archive: Path, store: Path, model_path: str, subjects: int
     params = PipelineParams(
         archive=archive, store=store, layout="casia-b", pose_model=model_path,
         protocol=ProtocolOptions(train_subjects=str(subjects // 2)),
-        gait_training=GaitTrainingOptions(epochs=1, steps_per_epoch=4, rnn_layers=1, people_per_batch=2,
+        gait_training=GaitTrainingOptions(epochs=1, rnn_layers=1, people_per_batch=2,
                                           sequences_per_person=2, clip_frames=8, validation_fraction=0.0),
         classifiers=("nn",), compute=compute, tracking=tracking,
     )

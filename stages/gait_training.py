@@ -58,8 +58,6 @@ def train_gait_model(
     validation_fraction: float,
     seed: int,
     callbacks: Sequence[keras.callbacks.Callback] = (),
-    backup_dir: str | Path | None = None,
-    steps_per_epoch: int | None = None,
 ) -> TrainedModel:
     """Trains GaitNN on the protocol's training people; test people are never seen.
 
@@ -95,8 +93,6 @@ def train_gait_model(
         all_callbacks.append(keras.callbacks.EarlyStopping(
             monitor="val_rank1", mode="max", patience=patience, restore_best_weights=True))
     all_callbacks.extend(callbacks)
-    if backup_dir is not None:
-        all_callbacks.append(keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=True))
     history = fit_gait(
         model, read_features(store, fit_ids, features_tag), labels,
         epochs=epochs, batch_size=people_per_batch * sequences_per_person, loss=loss,

@@ -97,7 +97,6 @@ def train_gait_task(
         SequenceStore(store), model_dir, features_tag=features_tag, protocol=protocol,
         train_subjects=train_subjects, **options.model_dump(),
         callbacks=[mlflow_tracking.metrics_callback(tracking.tracking_uri, run_id)],
-        backup_dir=None,
     )
     return {"path": trained.path, "digest": trained.digest, "record": trained.record}
 
