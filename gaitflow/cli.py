@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run_pipeline)
 
     demo = commands.add_parser(
-        "demo", help="everything on a small synthetic archive (about 10 minutes on 2 cores)",
+        "demo", help="everything on a small synthetic archive (about 11 minutes on 2 cores)",
         description="Render a small synthetic CASIA-B-like archive, then run the whole pipeline on it with the small "
         "pose backbone, print the rank-1 table, and say where to look in the MLflow UI.",
     )
