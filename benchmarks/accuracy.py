@@ -291,26 +291,14 @@ def _stage_seconds(tracking_uri: str, run_id: str) -> dict[str, float]:
 @contextlib.contextmanager
 def _prefect(home: Path) -> Iterator[Any]:
     """A private Prefect server and MLflow store under `home` (the pattern of tests/conftest.py)."""
-    from gaitflow.services import prefect_api
+    from gaitflow.services import in_process_prefect
     from gaitflow.settings import Settings
 
     home.mkdir(parents=True, exist_ok=True)
     settings = Settings(home=home, tracking_uri=f"sqlite:///{home / 'mlflow.db'}", prefect_api_url=None,
                         dask_address=None)
-    saved = {k: os.environ.get(k) for k in ("PREFECT_HOME", "PREFECT_API_URL")}
-    os.environ.pop("PREFECT_HOME", None)
-    try:
-        with prefect_api(settings) as url:
-            from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
-
-            with temporary_settings({PREFECT_API_URL: url, PREFECT_HOME: str(settings.prefect_home)}):
-                yield settings
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with in_process_prefect(settings):
+        yield settings
 
 
 def _print_table(figures: dict[str, Any], setup: Setup) -> None:

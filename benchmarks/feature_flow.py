@@ -97,29 +97,17 @@ class PeakRSS:
 def prefect_session(home: Path) -> Iterator[dict]:
     """A private Prefect server and MLflow store under `home` (the tests/conftest.py pattern).
     Yields {"tracking": TrackingParams, "scratch": Path, "server_pid": int | None}."""
-    from gaitflow.services import prefect_api
+    from gaitflow.services import in_process_prefect
     from gaitflow.settings import Settings
 
     settings = Settings(home=home, tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
                         prefect_api_url=None, dask_address=None)
-    saved = {k: os.environ.get(k) for k in ("PREFECT_HOME", "PREFECT_API_URL")}
-    os.environ.pop("PREFECT_HOME", None)
-    try:
-        with prefect_api(settings) as url:
-            from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
+    from flows.params import TrackingParams
 
-            from flows.params import TrackingParams
-
-            with temporary_settings({PREFECT_API_URL: url, PREFECT_HOME: str(settings.prefect_home)}):
-                tracking = TrackingParams(tracking_uri=settings.tracking_uri, experiment="benchmark",
-                                          artifact_root=home / "artifacts")
-                yield {"tracking": tracking, "scratch": settings.scratch, "server_pid": _server_pid()}
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with in_process_prefect(settings):
+        tracking = TrackingParams(tracking_uri=settings.tracking_uri, experiment="benchmark",
+                                  artifact_root=home / "artifacts")
+        yield {"tracking": tracking, "scratch": settings.scratch, "server_pid": _server_pid()}
 
 
 def _server_pid() -> int | None:

@@ -95,3 +95,27 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def in_process_prefect(settings: Settings) -> Iterator[str]:
+    """`prefect_api` for a process that has already imported Prefect (tests, benchmarks).
+
+    Prefect reads the environment once at import: Dask workers, being new processes, see the
+    URL through the environment, while this process gets it through `temporary_settings`. The
+    environment is restored afterwards.
+    """
+    saved = {k: os.environ.get(k) for k in ("PREFECT_HOME", "PREFECT_API_URL")}
+    os.environ.pop("PREFECT_HOME", None)
+    try:
+        with prefect_api(settings) as url:
+            from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
+
+            with temporary_settings({PREFECT_API_URL: url, PREFECT_HOME: str(settings.prefect_home)}):
+                yield url
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -30,19 +30,7 @@ def gaitflow_settings(tmp_path_factory):
 @pytest.fixture(scope="session")
 def prefect_server(gaitflow_settings):
     """One real local Prefect server for the whole session; Dask workers inherit its URL."""
-    from gaitflow.services import prefect_api
+    from gaitflow.services import in_process_prefect
 
-    saved = {k: os.environ.get(k) for k in ("PREFECT_HOME", "PREFECT_API_URL")}
-    os.environ.pop("PREFECT_HOME", None)
-    with prefect_api(gaitflow_settings) as url:
-        # Prefect reads the environment once at import; Dask workers are new processes and
-        # read it afresh, this process needs the settings applied explicitly.
-        from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
-
-        with temporary_settings({PREFECT_API_URL: url, PREFECT_HOME: str(gaitflow_settings.prefect_home)}):
-            yield url
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with in_process_prefect(gaitflow_settings) as url:
+        yield url
