@@ -86,7 +86,11 @@ QUICK = Setup(
 FULL = Setup(
     casia_subjects=40, casia_train=24, views=(36, 90, 144), frames=40, tum_subjects=24, tum_train="4-17",
     baseline_difficulties=(0.5, 1.0, 1.5, 2.0), learned_difficulties=(), difficulty_subjects=40,
-    difficulty_train=24, pose=dict(epochs=4), gait=dict(epochs=15), learned_tum=True,
+    difficulty_train=24, pose=dict(epochs=4),
+    # Sized for two CPU cores (about 40 s an epoch): one recurrent layer, 16-frame clips. All 24
+    # training people fit and none is held out: with 5 held out, validation rank-1 was too noisy
+    # to stop on (early stopping restored the weights of epoch 1 and test rank-1 was ~13 %).
+    gait=dict(epochs=20, rnn_layers=1, clip_frames=16, validation_fraction=0.0), learned_tum=True,
 )
 
 
@@ -138,7 +142,7 @@ def run(quick: bool) -> dict[str, Any]:
             Target("CASIA-like learned nm rank-1 (nn) > 2x chance", figures["casia_learned_nn_rank1_nm"], ">", 2 * chance),
             Target("CASIA-like gt-joint baseline nm rank-1", figures["casia_gt_rank1_nm"], ">=", 0.7),
             Target("CASIA-like learned nm rank-1 (nn) > 4x chance", figures["casia_learned_nn_rank1_nm"], ">", 4 * chance),
-            # Reported honestly: this is the aim, not yet met on CPU-sized training.
+            # The aim: the learned system beats the joint baseline on the same predicted joints.
             Target("CASIA-like learned nm rank-1 (nn) minus predicted-joint baseline",
                    figures["casia_learned_minus_pred_nm"], ">=", 0.0),
         ]

@@ -3,7 +3,8 @@
 On a synthetic CASIA-B-style archive, per backbone:
 
 - network alone: `nets.frame_features.frame_feature_function` (what the flow runs: features
-  and decoded joints) on the stored frames already in memory, batches of `batch_frames`;
+  and decoded joints) on the stored frames already in memory, chunks of `batch_frames` split
+  into network calls as the flow splits them (`cpu_network_batch` on a CPU);
   also the features-only trunk (`nets.pose_network.feature_extractor`) for reference;
 - compute limit: analytic FLOPs per frame (`nets.model_flops`) over the GFLOP/s of a large
   fp32 matrix product measured in the same run (`benchmarks.pose_network.MatmulProbe`);
@@ -180,8 +181,9 @@ def _stored_frames(store_path: Path) -> np.ndarray:
 
 
 def network_alone(model_path: str, frames: np.ndarray, batch: int, probe, *, rounds: int,
-                  mixed_precision: bool = False) -> dict:
-    """Frames/s of the flow's frame function over `frames` (best of `rounds` passes)."""
+                  mixed_precision: bool = False, network_batch: int | None = None) -> dict:
+    """Frames/s of the flow's frame function over `frames` in chunks of `batch`, each split
+    into network calls of `network_batch` as the flow splits them (best of `rounds` passes)."""
     from nets.frame_features import frame_feature_function
     from stages.models import load_cached
 
@@ -190,7 +192,7 @@ def network_alone(model_path: str, frames: np.ndarray, batch: int, probe, *, rou
         from nets.precision import mixed_precision_copy
 
         model = mixed_precision_copy(model)
-    features_of = frame_feature_function(model)
+    features_of = frame_feature_function(model, network_batch)
     features_of(frames[:batch])  # trace
     if len(frames) % batch:
         features_of(frames[-(len(frames) % batch):])  # trace the tail shape too
@@ -293,7 +295,12 @@ def measure_backbone(backbone: str, work: Path, session: dict, probe, *, subject
     result: dict = {"sequences": subjects * len(views) * walks, "frames": total,
                     "render_s": time.perf_counter() - start, "input_px": size}
     models = [save_pose_model(backbone, work / "models", seed) for seed in ((0, 1) if warm else (0,))]
-    batch = 32  # FeatureOptions.batch_frames default, what the flow uses
+    from flows.params import FeatureOptions
+    from nets.frame_features import cpu_network_batch
+
+    batch = FeatureOptions().batch_frames  # what the flow uses: chunks of this many frames,
+    network_batch = None if gpu else cpu_network_batch(size)  # split like this for the network
+    result["network_batch"] = network_batch or batch
 
     for n_workers in workers:
         result[f"flow_{n_workers}w"] = flow_run(archive, work / f"store-{backbone}-{n_workers}w.zarr", models,
@@ -303,8 +310,9 @@ def measure_backbone(backbone: str, work: Path, session: dict, probe, *, subject
     from nets.runtime import configure_tensorflow
 
     configure_tensorflow(2, "auto")
-    result["network"] = network_alone(models[0][0], frames_in_memory, batch, probe, rounds=rounds)
-    trunk_fps, trunk_flops, full_flops = trunk_alone(models[0][0], batch, probe, rounds=rounds)
+    result["network"] = network_alone(models[0][0], frames_in_memory, batch, probe, rounds=rounds,
+                                      network_batch=network_batch)
+    trunk_fps, trunk_flops, full_flops = trunk_alone(models[0][0], network_batch or batch, probe, rounds=rounds)
     result.update(trunk_frames_per_s=trunk_fps, trunk_gflop_per_frame=trunk_flops / 1e9,
                   full_gflop_per_frame=full_flops / 1e9)
     if gpu:
@@ -355,6 +363,7 @@ def summarise(measured: dict) -> dict:
         network = b["network"]["frames_per_s"]
         figures.update({
             f"{p}_sequences": b["sequences"], f"{p}_frames": b["frames"], f"{p}_input_px": b["input_px"],
+            f"{p}_frames_per_network_call": b["network_batch"],
             f"{p}_gflop_per_frame_full_model": round(b["full_gflop_per_frame"], 3),
             f"{p}_gflop_per_frame_trunk": round(b["trunk_gflop_per_frame"], 3),
             f"{p}_limit_frames_per_s": round(limit_fps, 1),

@@ -28,17 +28,20 @@ def extract_features(
     threads: int,
     device: str = "auto",
     mixed_precision: bool = False,
+    network_batch: int | None = None,
 ) -> dict[str, int]:
     """Writes `features/<model_tag>/{spatial (T, 17, 17, 32), joints (T, 16, 3)}` for each sequence.
 
     `joints` are `(y, x, p)` in stored-frame pixels. Sequences that already have them are
-    left alone. `mixed_precision` computes in float16 (for GPUs with tensor cores). Returns
-    frames done per sequence.
+    left alone. `mixed_precision` computes in float16 (for GPUs with tensor cores).
+    `network_batch` caps the frames of one network call (a chunk of `batch_frames` is split);
+    None: the whole chunk on a GPU, `cpu_network_batch` on a CPU. Returns frames done per
+    sequence.
     """
     from nets.runtime import configure_tensorflow
 
-    configure_tensorflow(threads, device)
-    features_of = _feature_function(model_path, model_tag, mixed_precision)
+    used = configure_tensorflow(threads, device)
+    features_of = _feature_function(model_path, model_tag, mixed_precision, network_batch, used)
 
     def transform(frames):
         result = features_of(frames)
@@ -57,13 +60,17 @@ def extract_features(
 
 
 @functools.lru_cache(maxsize=2)
-def _feature_function(model_path: str, model_tag: str, mixed_precision: bool):
+def _feature_function(model_path: str, model_tag: str, mixed_precision: bool, network_batch: int | None,
+                      device: str):
     """The compiled feature function, built once per worker process and model."""
-    from nets.frame_features import frame_feature_function
+    from nets.frame_features import cpu_network_batch, frame_feature_function
+    from nets.pose_network import model_input_size
 
     model = load_cached(model_path, model_tag)
     if mixed_precision:
         from nets.precision import mixed_precision_copy
 
         model = mixed_precision_copy(model)
-    return frame_feature_function(model)
+    if network_batch is None and device == "cpu":
+        network_batch = cpu_network_batch(model_input_size(model))
+    return frame_feature_function(model, network_batch)

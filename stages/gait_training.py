@@ -48,6 +48,7 @@ def train_gait_model(
     train_subjects: str | None,
     recurrent_unit: str,
     rnn_layers: int,
+    residual_blocks: str,
     loss: str,
     epochs: int,
     people_per_batch: int,
@@ -79,7 +80,7 @@ def train_gait_model(
     people = sorted(fit_people)
     labels = [people.index(table[i]["subject"]) for i in fit_ids]
     keras.utils.set_random_seed(seed)
-    model = GaitNN(recurrent_unit=recurrent_unit, rnn_layers=rnn_layers,
+    model = GaitNN(recurrent_unit=recurrent_unit, rnn_layers=rnn_layers, extra_residual_blocks=residual_blocks,
                    num_identities=len(people) if loss == "softmax" else None)
     all_callbacks: list[keras.callbacks.Callback] = []
     validation_ids = sorted(i for i, a in table.items() if a["subject"] in validation_people)
@@ -105,7 +106,8 @@ def train_gait_model(
         metrics["epochs_run"] = float(len(history.history["val_rank1"]))
     record = {
         "features": features_tag, "protocol": protocol, "train_subjects": train_subjects,
-        "recurrent_unit": recurrent_unit, "rnn_layers": rnn_layers, "loss": loss, "epochs": epochs,
+        "recurrent_unit": recurrent_unit, "rnn_layers": rnn_layers,
+        "residual_blocks": residual_blocks, "loss": loss, "epochs": epochs,
         "people_per_batch": people_per_batch, "sequences_per_person": sequences_per_person,
         "clip_frames": clip_frames, "learning_rate": learning_rate, "seed": seed,
         "fit_people": people, "validation_people": sorted(validation_people),

@@ -24,7 +24,7 @@ def extract_features_task(
     return extract_features(
         SequenceStore(store), sequence_ids, model_path, model_tag,
         batch_frames=options.batch_frames, dtype=options.dtype, threads=threads, device=options.device,
-        mixed_precision=options.mixed_precision,
+        mixed_precision=options.mixed_precision, network_batch=options.network_batch,
     )
 
 

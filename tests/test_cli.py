@@ -42,3 +42,14 @@ def test_a_missing_archive_is_a_json_error_with_its_path(tmp_path):
     error = json.loads(result.stdout.strip().splitlines()[-1])["error"]
     assert "nowhere" in error and "does not exist" in error
     assert "gaitflow: error:" in result.stderr
+
+
+def test_gait_options_reach_the_training_parameters():
+    from gaitflow.cli import _gait_training
+
+    args = build_parser().parse_args(
+        ["train-gait", "--store", "s.zarr", "--features", "abc", "--residual-blocks", "chained", "--rnn-layers", "1"])
+    options = _gait_training(args)
+    assert options.residual_blocks == "chained" and options.rnn_layers == 1
+    defaults = _gait_training(build_parser().parse_args(["train-gait", "--store", "s.zarr", "--features", "abc"]))
+    assert defaults.residual_blocks == "discarded"  # what the seed computed
