@@ -77,10 +77,10 @@ class Setup:
 
 
 QUICK = Setup(
-    casia_subjects=5, casia_train=4, views=(36, 90), frames=16, tum_subjects=8, tum_train="3-6",
+    casia_subjects=5, casia_train=3, views=(36, 90), frames=16, tum_subjects=8, tum_train="3-6",
     baseline_difficulties=(0.5, 1.0, 1.5), learned_difficulties=(), difficulty_subjects=8, difficulty_train=4,
-    pose=dict(epochs=1, frames_per_sequence=1), gait=dict(epochs=2, rnn_layers=1,
-                                                          people_per_batch=2, sequences_per_person=2),
+    pose=dict(epochs=1, frames_per_sequence=1),
+    gait=dict(epochs=2, rnn_layers=1, people_per_batch=2, sequences_per_person=2, validation_fraction=0.0),
     learned_tum=False,
 )
 FULL = Setup(

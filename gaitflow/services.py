@@ -68,12 +68,30 @@ def prefect_api(settings: Settings) -> Iterator[str]:
         os.environ["PREFECT_API_URL"] = url
         yield url
     finally:
+        _drain_prefect_clients()
         os.environ.pop("PREFECT_API_URL", None)
         server.terminate()
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def _drain_prefect_clients(timeout_s: float = 30.0) -> None:
+    """Sends the logs and events this process still holds while the private server is up.
+
+    Prefect's log and event workers outlive a flow run; left with a backlog when the server
+    stops, they retry every item against a dead address and stall the process for minutes
+    (seen at the end of `python -m benchmarks`). Prefect's own test harness drains the same
+    way before it stops its server.
+    """
+    if "prefect" not in sys.modules:
+        return
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        worker.drain_all(timeout=timeout_s)
 
 
 def _wait_healthy(url: str, server: subprocess.Popen, log_path: Path) -> None:
