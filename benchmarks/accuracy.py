@@ -19,7 +19,7 @@ What runs (every seed fixed, so the figures reproduce on the same software):
     Training people are numbers `TUM_TRAIN` so that the first people, who have the
     session-2 (time-elapsed) recordings, are among the test people.
   - Difficulty: the ground-truth baseline at several `difficulty` values (no rendering
-    needed), and the learned system at the difficulties in `LEARNED_DIFFICULTIES` (re-using
+    needed), and the learned system at the difficulties in `Setup.learned_difficulties` (re-using
     the CASIA-B pose model, so only features and GaitNN are redone).
 
 Rank-1 is cross-view (identical view excluded from the gallery) per probe condition; per-view
@@ -89,7 +89,7 @@ FULL = Setup(
     difficulty_train=24, pose=dict(epochs=4),
     # Sized for two CPU cores (about 40 s an epoch): one recurrent layer, 16-frame clips. All 24
     # training people fit and none is held out: with 5 held out, validation rank-1 was too noisy
-    # to stop on (early stopping restored the weights of epoch 1 and test rank-1 was ~13 %).
+    # to stop on (early stopping restored the weights of epoch 1).
     gait=dict(epochs=20, rnn_layers=1, clip_frames=16, validation_fraction=0.0), learned_tum=True,
 )
 
