@@ -7,12 +7,12 @@ What runs (every seed fixed, so the figures reproduce on the same software):
     ground-truth joints, features, GaitNN, describe, evaluate). Train/test split by people
     (`train_subjects="N"`: the first N people train, the rest are tested).
     Reported next to it, on the same test people:
-      * `gt_`: the ground-truth-joint baseline (`synth.baseline.gait_descriptor` on the
+      * `gt`: the ground-truth-joint baseline (`synth.baseline.gait_descriptor` on the
         sidecar joints, `LdaProjection` fitted on the training people, nearest neighbour);
-      * `pred_`: the same baseline on the joints the trained pose network decoded
+      * `pred`: the same baseline on the joints the trained pose network decoded
         (`features/<tag>/joints`, (y, x, p) in stored-frame pixels), so the cost of pose error
         and the value of the learned identity model can be told apart;
-      * `learned_nn_`, `learned_svm_`: GaitNN's identification vectors with a nearest
+      * `learned_nn`, `learned_svm`: GaitNN's identification vectors with a nearest
         neighbour / a linear SVM (the protocol's classifiers).
   - TUM-GAID-like: a smaller archive (all walks at 90 degrees), the learned system with the
     CASIA-B run's pose model (pose training is not repeated), and the ground-truth baseline.
@@ -22,8 +22,29 @@ What runs (every seed fixed, so the figures reproduce on the same software):
     needed), and the learned system at the difficulties in `Setup.learned_difficulties` (re-using
     the CASIA-B pose model, so only features and GaitNN are redone).
 
-Rank-1 is cross-view (identical view excluded from the gallery) per probe condition; per-view
-figures are the probe view's rank-1. Chance is 1 / test people.
+Rank-1 follows `evaluation.protocols.evaluate` (report format `gaitflow.protocol_report/2`).
+The headline is the standard protocol (`std`): for CASIA-B the single-view-gallery protocol of
+GaitSet / OpenGait (gallery nm-01..04 at one view g, probe view p scored against every g != p,
+averaged over g, then over the probe views); for TUM GAID the experiment's gallery. The CASIA-B
+report also has the older, easier pooled-gallery figure (`pooled`: one gallery holding every view
+but the probe's), kept as a secondary figure. Chance is 1 / gallery identities.
+
+Figure names (fractions in [0, 1]; `<tag>` is "casia", "tum" or "difficulty_<d>", `<kind>`
+"learned_nn", "learned_svm", "gt" or "pred", `<c>` a probe condition):
+  <tag>_std_<kind>_rank1_<c>            the standard rank-1 (the headline)
+  <tag>_std_<kind>_rank1_<c>_<view:03d> its per-probe-view figures
+  <tag>_std_<kind>_rank1_average_<experiment>  mean over conditions ("all"; TUM "session-1",
+                                        "time-elapsed")
+  <tag>_std_<kind>_{cmc_rank1, cmc_rank5, mean_average_precision, mean_reciprocal_rank,
+                    equal_error_rate}   over every query of the standard protocol
+  <tag>_pooled_<kind>_rank1_<c>[_<view:03d>]  the pooled-gallery figure (CASIA-B only)
+  <tag>_std_chance, <tag>_pooled_chance chance of the first condition (nm / n), whose gallery
+                                        every session-1 probe faces; <tag>_std_chance_<c>,
+                                        <tag>_pooled_chance_<c> per condition (TUM's
+                                        time-elapsed gallery holds fewer people);
+                                        <tag>_std_chance_cmc_rank1 for cmc_rank1
+  <tag>_std_learned_<nn|svm>_minus_pred_<c>  standard rank-1, learned minus the predicted-joint
+                                        baseline, for the first condition
 
 Quick mode is a tiny archive that checks the machinery end to end (a few minutes), not
 accuracy. Full mode takes on the order of half an hour to an hour on two shared cores.
@@ -43,13 +64,14 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchmarks.harness import Target, run_standalone
+from evaluation.report import REPORT_FORMAT
 
 NAME = "accuracy"
 SIZE = 136  # the small pose backbone's input side: stored frames need no resizing
@@ -108,16 +130,16 @@ def run(quick: bool) -> dict[str, Any]:
             "casia", root, settings, layout="casia-b", subjects=setup.casia_subjects, views=setup.views,
             frames=setup.frames, train=str(setup.casia_train), difficulty=1.0, setup=setup, pose_model=None,
         )
-        figures.update(casia["figures"])
+        _merge(figures, casia["figures"])
         pose_model = casia["pose_model"]
         if setup.learned_tum:
             tum = _experiment(
                 "tum", root, settings, layout="tum-gaid", subjects=setup.tum_subjects, views=None,
                 frames=setup.frames, train=setup.tum_train, difficulty=1.0, setup=setup, pose_model=pose_model,
             )
-            figures.update(tum["figures"])
+            _merge(figures, tum["figures"])
         else:
-            figures.update(_baseline_only("tum", "tum-gaid", setup.tum_subjects, None, setup.frames, setup.tum_train, 1.0))
+            _merge(figures, _baseline_only("tum", "tum-gaid", setup.tum_subjects, None, setup.frames, setup.tum_train, 1.0))
         for difficulty in setup.learned_difficulties:
             tag = f"difficulty_{difficulty:g}".replace(".", "p")
             result = _experiment(
@@ -125,28 +147,38 @@ def run(quick: bool) -> dict[str, Any]:
                 frames=setup.frames, train=str(setup.difficulty_train), difficulty=difficulty, setup=setup,
                 pose_model=pose_model,
             )
-            figures.update(result["figures"])
+            _merge(figures, result["figures"])
     for difficulty in setup.baseline_difficulties:
         tag = f"difficulty_{difficulty:g}".replace(".", "p")
-        figures.update(_baseline_only(tag, "casia-b", setup.difficulty_subjects, setup.views, setup.frames,
-                                      str(setup.difficulty_train), difficulty, pred_prefix="gt"))
+        _merge(figures, _baseline_only(tag, "casia-b", setup.difficulty_subjects, setup.views, setup.frames,
+                                       str(setup.difficulty_train), difficulty, kind="gt"))
     figures["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
     _print_table(figures, setup)
 
-    chance = 1.0 / (setup.casia_subjects - setup.casia_train)
-    figures["casia_chance_rank1"] = round(chance, 4)
-    # Quick mode checks the machinery (every figure produced), not accuracy: one test person.
-    targets = [Target("CASIA-like learned nm rank-1 (nn) produced", figures["casia_learned_nn_rank1_nm"], ">=", 0.0)]
-    if not quick:
-        targets += [
-            Target("CASIA-like learned nm rank-1 (nn) > 2x chance", figures["casia_learned_nn_rank1_nm"], ">", 2 * chance),
-            Target("CASIA-like gt-joint baseline nm rank-1", figures["casia_gt_rank1_nm"], ">=", 0.7),
-            Target("CASIA-like learned nm rank-1 (nn) > 4x chance", figures["casia_learned_nn_rank1_nm"], ">", 4 * chance),
-            # The issue's aim: the learned system beats the joint baseline on the same predicted joints.
-            Target("CASIA-like learned nm rank-1 (nn) minus predicted-joint baseline",
-                   figures["casia_learned_minus_pred_nm"], ">=", 0.0),
-        ]
-    return {"figures": figures, "targets": targets}
+    return {"figures": figures, "targets": targets(figures, quick)}
+
+
+def targets(figures: Mapping[str, Any], quick: bool) -> list[Target]:
+    """The bounds a run must meet, on the figures `run` wrote.
+
+    Quick mode checks the machinery end to end (a failure raises), not accuracy: too few test
+    people for a bound that means anything, so it sets none. The multiples of chance and the
+    comparison with the predicted-joint baseline are on the standard (headline) figure, against
+    its own chance level; the ground-truth baseline's 0.7 was set on the pooled-gallery figure
+    (the only one measured then) and stays on it.
+    """
+    if quick:
+        return []
+    chance = figures["casia_std_chance"]
+    learned_nm = figures["casia_std_learned_nn_rank1_nm"]
+    return [
+        Target("CASIA-like learned nm standard rank-1 (nn) > 2x chance", learned_nm, ">", 2 * chance),
+        Target("CASIA-like gt-joint baseline nm pooled-gallery rank-1", figures["casia_pooled_gt_rank1_nm"], ">=", 0.7),
+        Target("CASIA-like learned nm standard rank-1 (nn) > 4x chance", learned_nm, ">", 4 * chance),
+        # The issue's aim: the learned system beats the joint baseline on the same predicted joints.
+        Target("CASIA-like learned nm standard rank-1 (nn) minus predicted-joint baseline",
+               figures["casia_std_learned_nn_minus_pred_nm"], ">=", 0.0),
+    ]
 
 
 # ----------------------------------------------------------------------------- experiments
@@ -191,7 +223,7 @@ def _experiment(tag: str, root: Path, settings, *, layout: str, subjects: int, v
     evaluation = summary["evaluation"]
     figures[f"{tag}_test_subjects"] = evaluation["test_subjects"]
     for classifier, report in evaluation["results"].items():
-        figures.update(_report_figures(f"{tag}_learned_{classifier}_", report))
+        _merge(figures, _report_figures(tag, f"learned_{classifier}", report))
     if summary.get("pose_training"):
         metrics = summary["pose_training"]["metrics"]
         for key in ("best_val_joint_distance_px", "best_val_pckh", "best_epoch"):
@@ -216,19 +248,14 @@ def _experiment(tag: str, root: Path, settings, *, layout: str, subjects: int, v
     for i in ids:
         joints = np.asarray(store.open_stage(i, "features", features_tag)["joints"][:], dtype=np.float64)
         predicted.append(_descriptor(joints[:, :, [1, 0]], float(attrs[i]["fps"])))
-    figures.update(_baseline_figures(f"{tag}_pred_", np.array(predicted), records, protocol, train_ids))
-    figures.update(_baseline_only(tag, layout, subjects, views, frames, train, difficulty))
-    nm = CONDITIONS[protocol][0]
-    for name in ("nn", "svm"):
-        key = f"{tag}_learned_{name}_rank1_{nm}"
-        if key in figures:
-            figures[f"{tag}_learned_{'minus_pred' if name == 'nn' else 'svm_minus_pred'}_{nm}"] = round(
-                figures[key] - figures[f"{tag}_pred_rank1_{nm}"], 4)
+    _merge(figures, _baseline_figures(tag, "pred", np.array(predicted), records, protocol, train_ids))
+    _merge(figures, _baseline_only(tag, layout, subjects, views, frames, train, difficulty))
+    figures.update(_minus_pred(tag, protocol, figures))
     return {"figures": figures, "pose_model": pose_model or summary["pose_training"]["model_path"]}
 
 
 def _baseline_only(tag: str, layout: str, subjects: int, views, frames: int, train: str, difficulty: float,
-                   pred_prefix: str = "gt") -> dict[str, Any]:
+                   kind: str = "gt") -> dict[str, Any]:
     """The ground-truth-joint baseline on the archive these arguments describe (no rendering)."""
     from evaluation.protocols import split_subjects
     from synth.archive import ArchiveSpec, job_groundtruth, plan_archive
@@ -242,7 +269,7 @@ def _baseline_only(tag: str, layout: str, subjects: int, views, frames: int, tra
         records.append(job.labels())
     protocol = "casia-b" if layout == "casia-b" else "tum-gaid"
     train_ids, _ = split_subjects([r["subject"] for r in records], protocol, train)
-    return _baseline_figures(f"{tag}_{pred_prefix}_", np.array(descriptors), records, protocol, train_ids)
+    return _baseline_figures(tag, kind, np.array(descriptors), records, protocol, train_ids)
 
 
 def _descriptor(joints_xy: np.ndarray, fps: float) -> np.ndarray:
@@ -251,7 +278,7 @@ def _descriptor(joints_xy: np.ndarray, fps: float) -> np.ndarray:
     return np.nan_to_num(gait_descriptor(joints_xy, fps), nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def _baseline_figures(prefix: str, descriptors: np.ndarray, records: list[dict], protocol: str,
+def _baseline_figures(tag: str, kind: str, descriptors: np.ndarray, records: list[dict], protocol: str,
                       train_ids) -> dict[str, Any]:
     from evaluation.labels import SequenceLabels
     from evaluation.protocols import evaluate
@@ -262,17 +289,68 @@ def _baseline_figures(prefix: str, descriptors: np.ndarray, records: list[dict],
     projection = LdaProjection().fit(descriptors[in_train], labels.subject[in_train])
     report = evaluate(projection.transform(descriptors), labels, protocol, classifier="nn",
                       train_subjects=sorted(train_ids))
-    return _report_figures(prefix, report.to_dict())
+    return _report_figures(tag, kind, report.to_dict())
 
 
-def _report_figures(prefix: str, report: dict) -> dict[str, Any]:
-    out = {}
-    for condition, value in report["rank1_mean"].items():
-        out[f"{prefix}rank1_{condition}"] = round(float(value), 4)
-    for condition, by_view in report["rank1"].items():
-        for view, value in by_view.items():
-            out[f"{prefix}rank1_{condition}_{int(view):03d}"] = round(float(value), 4)
+def _report_figures(tag: str, kind: str, report: Mapping[str, Any]) -> dict[str, Any]:
+    """A protocol report's dict (`ProtocolReport.to_dict`) as figures named as the module says.
+
+    Raises ValueError for a dict of another format (an older report holds other figures under
+    other keys).
+    """
+    if report.get("format") != REPORT_FORMAT:
+        raise ValueError(f"{tag} {kind}: not a {REPORT_FORMAT} report (format {report.get('format')!r})")
+    out: dict[str, Any] = {}
+    for protocol in ("std", "pooled"):
+        name = "standard" if protocol == "std" else "pooled"
+        for condition, value in report[f"{name}_rank1"].items():
+            out[f"{tag}_{protocol}_{kind}_rank1_{condition}"] = _rounded(value)
+        for condition, by_view in report[f"{name}_rank1_by_view"].items():
+            for view, value in by_view.items():
+                out[f"{tag}_{protocol}_{kind}_rank1_{condition}_{int(view):03d}"] = _rounded(value)
+        chance = report["chance" if protocol == "std" else "pooled_chance"]
+        for condition, value in chance.items():
+            out[f"{tag}_{protocol}_chance_{condition}"] = _rounded(value)
+        first = [c for c in _conditions(report["protocol"]) if c in chance]
+        if first:
+            out[f"{tag}_{protocol}_chance"] = _rounded(chance[first[0]])
+    for experiment, value in report["standard_rank1_average"].items():
+        out[f"{tag}_std_{kind}_rank1_average_{experiment}"] = _rounded(value)
+    for name in ("cmc_rank1", "cmc_rank5", "mean_average_precision", "mean_reciprocal_rank", "equal_error_rate"):
+        out[f"{tag}_std_{kind}_{name}"] = _rounded(report[name])
+    out[f"{tag}_std_chance_cmc_rank1"] = _rounded(report["chance_cmc_rank1"])
     return out
+
+
+def _minus_pred(tag: str, protocol: str, figures: Mapping[str, Any]) -> dict[str, Any]:
+    """Standard rank-1 of the first condition (nm / n), learned (nn, svm) minus the predicted-joint
+    baseline: `<tag>_std_learned_<nn|svm>_minus_pred_<condition>`."""
+    first = CONDITIONS[protocol][0]
+    predicted = figures.get(f"{tag}_std_pred_rank1_{first}")
+    out = {}
+    for classifier in ("nn", "svm"):
+        learned = figures.get(f"{tag}_std_learned_{classifier}_rank1_{first}")
+        if learned is not None and predicted is not None:
+            out[f"{tag}_std_learned_{classifier}_minus_pred_{first}"] = round(learned - predicted, 4)
+    return out
+
+
+def _merge(figures: dict[str, Any], new: Mapping[str, Any]) -> None:
+    """Adds `new` to `figures`. Chance levels are a property of the split, the same for every
+    kind: the first report's stay (all kinds score the same test people)."""
+    for key, value in new.items():
+        if "_chance" in key:
+            figures.setdefault(key, value)
+        else:
+            figures[key] = value
+
+
+def _conditions(protocol: str) -> tuple[str, ...]:
+    return CONDITIONS.get(protocol, ())
+
+
+def _rounded(value: Any) -> float | None:
+    return None if value is None else round(float(value), 4)
 
 
 def _stage_seconds(tracking_uri: str, run_id: str) -> dict[str, float]:
@@ -305,22 +383,25 @@ def _prefect(home: Path) -> Iterator[Any]:
         yield settings
 
 
-def _print_table(figures: dict[str, Any], setup: Setup) -> None:
-    """Rank-1 per condition: learned (nn, svm) next to the baselines, per experiment."""
-    rows = []
+def _print_table(figures: Mapping[str, Any], setup: Setup) -> None:
+    """Rank-1 per condition: learned (nn, svm) next to the baselines and chance, per experiment,
+    standard protocol first, then the pooled-gallery figure where there is one."""
+    kinds = ("learned_nn", "learned_svm", "pred", "gt")
+    widths = (10, 11, 11, 9, 7)
     tags = ["casia", "tum"] + [f"difficulty_{d:g}".replace(".", "p")
                                for d in sorted(set(setup.baseline_difficulties) | set(setup.learned_difficulties))]
-    for tag in tags:
-        conditions = CONDITIONS["tum-gaid" if tag == "tum" else "casia-b"]
-        for condition in conditions:
-            cells = [figures.get(f"{tag}_{kind}_rank1_{condition}")
-                     for kind in ("learned_nn", "learned_svm", "pred", "gt")]
-            if any(c is not None for c in cells):
-                rows.append((tag, condition, *cells))
-    print(f"\n{'experiment':16s} {'cond':4s} {'learned-nn':>10s} {'learned-svm':>11s} {'pred-joints':>11s} {'gt-joints':>9s}")
-    for tag, condition, *cells in rows:
-        text = " ".join(f"{'-' if c is None else f'{100 * c:.1f}%':>{w}s}" for c, w in zip(cells, (10, 11, 11, 9)))
-        print(f"{tag:16s} {condition:4s} {text}")
+    rows = []
+    for protocol in ("std", "pooled"):
+        for tag in tags:
+            for condition in CONDITIONS["tum-gaid" if tag == "tum" else "casia-b"]:
+                cells = [figures.get(f"{tag}_{protocol}_{kind}_rank1_{condition}") for kind in kinds]
+                if any(c is not None for c in cells):
+                    rows.append((protocol, tag, condition, *cells, figures.get(f"{tag}_{protocol}_chance_{condition}")))
+    print(f"\n{'protocol':8s} {'experiment':16s} {'cond':4s} {'learned-nn':>10s} {'learned-svm':>11s} "
+          f"{'pred-joints':>11s} {'gt-joints':>9s} {'chance':>7s}")
+    for protocol, tag, condition, *cells in rows:
+        text = " ".join(f"{'-' if c is None else f'{100 * c:.1f}%':>{w}s}" for c, w in zip(cells, widths))
+        print(f"{protocol:8s} {tag:16s} {condition:4s} {text}")
     print()
 
 

@@ -237,7 +237,7 @@ def serial_loop(archive: Path, store_path: Path, model_path: str, frame_size: in
         ingest_sequence(store, entry, spec, layout="casia-b")
         done = extract_features(store, [entry.sequence_id], model_path, tag, batch_frames=batch,
                                 dtype="float16", threads=2, device="cpu")
-        frames += sum(done.values())
+        frames += sum(done["done"].values())
     seconds = time.perf_counter() - start
     return {"frames": frames, "seconds": seconds, "frames_per_s": frames / seconds}
 

@@ -22,24 +22,39 @@ can also run alone with::
 API:
   Target(name, value, op, limit): a figure and the bound it must meet; `op` is one of
     "<", "<=", ">", ">=", "=="; `passed` is `value <op> limit` (a NaN value never passes).
-  BenchmarkResult(benchmark, quick, figures, targets, wall_s): one benchmark's outcome;
-    `passed`, `to_dict()`.
-  result_from_run(name, quick, returned, wall_s): checks a `run` return value and builds the
-    result (ValueError/TypeError naming the benchmark when it is malformed).
+  BenchmarkResult(benchmark, quick, figures, targets, wall_s, load_average, source): one
+    benchmark's outcome; `passed`, `to_dict()`.
+  result_from_run(name, quick, returned, wall_s, load_average=None, source=None): checks a `run`
+    return value and builds the result (ValueError/TypeError naming the benchmark when it is
+    malformed).
   print_result(result, console=None): the figures and targets as tables (rich if importable).
   write_result(result, directory=RESULTS_DIR) -> Path: writes `<directory>/<name>.json`.
   machine_info() -> dict: cpu counts, platform, python and tensorflow version (read from the
     installed package metadata unless tensorflow is already imported; never imports it).
-  run_benchmark(name, run, quick, directory=RESULTS_DIR) -> BenchmarkResult: times `run`,
-    prints and writes the result.
+  load_average() -> [1, 5, 15 min] or None where the platform has none.
+  git_state(directory=PROJECT_ROOT) -> {"commit", "dirty"}: `git rev-parse HEAD` and whether
+    tracked or untracked files differ from it (`benchmarks/results/`, the outputs, excluded);
+    both None when `directory` is not in a git checkout or git is missing.
+  source_info() -> {"git": git_state(), "code_version": provenance.code_version(*CODE_PACKAGES)}
+    (code_version None when a package cannot be found).
+  run_benchmark(name, run, quick, directory=RESULTS_DIR) -> BenchmarkResult: takes the load
+    average and source_info(), times `run`, takes the load average again, prints and writes the
+    result.
   run_standalone(name, run, argv=None) -> int: a `__main__` for one module (`--full`).
 
 Result file (`benchmarks/results/<name>.json`)::
 
     {"benchmark": name, "quick": bool, "wall_s": seconds run() took,
      "machine": {"cpu_count", "usable_cpus", "platform", "python", "tensorflow", "gpus"},
+     "load_average": {"start": [1, 5, 15 min] | null, "end": [...] | null},
+     "git": {"commit": "<40 hex>" | null, "dirty": bool | null},
+     "code_version": "<16 hex>" | null,
      "figures": {...}, "targets": [{"name", "value", "limit", "op", "passed"}],
      "passed": bool}
+
+`git` and `code_version` are taken before run() starts. `code_version` hashes the source of the
+project's packages (`CODE_PACKAGES`), so two results with the same value ran the same code even
+when the working tree was dirty.
 
 Non-finite numbers are written as null so the file is strict JSON; numpy scalars and arrays
 become numbers and lists.
@@ -56,13 +71,19 @@ import numbers
 import operator
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# The packages whose source makes a result: their hash is every result's `code_version`.
+CODE_PACKAGES: tuple[str, ...] = (
+    "gaitflow", "flows", "tasks", "nets", "stages", "storage", "synth", "evaluation", "tracking", "benchmarks",
+)
 
 Comparison = Literal["<", "<=", ">", ">=", "=="]
 _COMPARISONS: dict[str, Callable[[float, float], bool]] = {
@@ -114,17 +135,27 @@ class BenchmarkResult:
     figures: Mapping[str, Any]
     targets: tuple[Target, ...]
     wall_s: float | None = None
+    # {"start": [1, 5, 15 min] | None, "end": ...}; None: not measured.
+    load_average: Mapping[str, Any] | None = None
+    # source_info() taken when the run started; None: taken when the result is written.
+    source: Mapping[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
         return all(t.passed for t in self.targets)
 
     def to_dict(self, machine: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        load = self.load_average or {}
+        source = source_info() if self.source is None else self.source
+        git = source.get("git") or {}
         return {
             "benchmark": self.benchmark,
             "quick": self.quick,
             "wall_s": _json_safe(self.wall_s),
             "machine": dict(machine_info() if machine is None else machine),
+            "load_average": {"start": _json_safe(load.get("start")), "end": _json_safe(load.get("end"))},
+            "git": {"commit": git.get("commit"), "dirty": git.get("dirty")},
+            "code_version": source.get("code_version"),
             "figures": _json_safe(dict(self.figures)),
             "targets": [t.to_dict() for t in self.targets],
             "passed": self.passed,
@@ -132,7 +163,12 @@ class BenchmarkResult:
 
 
 def result_from_run(
-    name: str, quick: bool, returned: Any, wall_s: float | None = None
+    name: str,
+    quick: bool,
+    returned: Any,
+    wall_s: float | None = None,
+    load_average: Mapping[str, Any] | None = None,
+    source: Mapping[str, Any] | None = None,
 ) -> BenchmarkResult:
     """Checks what a benchmark's `run(quick)` returned and wraps it as a BenchmarkResult."""
     if not isinstance(returned, Mapping):
@@ -154,7 +190,7 @@ def result_from_run(
             raise TypeError(
                 f"benchmark {name!r}: 'targets' holds a {type(target).__name__}, expected Target"
             )
-    return BenchmarkResult(name, quick, dict(figures), tuple(targets), wall_s)
+    return BenchmarkResult(name, quick, dict(figures), tuple(targets), wall_s, load_average, source)
 
 
 def machine_info() -> dict[str, Any]:
@@ -188,6 +224,49 @@ def machine_info() -> dict[str, Any]:
             except importlib.metadata.PackageNotFoundError:
                 continue
     return info
+
+
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages, or None where the platform has none."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def git_state(directory: str | Path = PROJECT_ROOT) -> dict[str, Any]:
+    """{"commit": HEAD's hash, "dirty": bool}; both None outside a git checkout or without git.
+
+    Dirty means a tracked file differs from HEAD or an untracked, not ignored file exists,
+    anywhere but `benchmarks/results/` (the results themselves, rewritten by every run).
+    `--no-optional-locks`: reading the state never rewrites the index.
+    """
+    unknown: dict[str, Any] = {"commit": None, "dirty": None}
+    git = ["git", "--no-optional-locks", "-C", str(directory)]
+    try:
+        head = subprocess.run([*git, "rev-parse", "--verify", "HEAD"], capture_output=True, text=True,
+                              timeout=30, check=False)
+        if head.returncode != 0:
+            return unknown
+        status = subprocess.run([*git, "status", "--porcelain", "--untracked-files=normal", "--", ".",
+                                 ":(exclude)benchmarks/results"], capture_output=True, text=True,
+                                timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return unknown
+    commit = head.stdout.strip() or None
+    dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
+    return {"commit": commit, "dirty": dirty}
+
+
+def source_info() -> dict[str, Any]:
+    """The git state and the code version of CODE_PACKAGES, for a result file."""
+    try:
+        from provenance import code_version
+
+        version: str | None = code_version(*CODE_PACKAGES)
+    except (ImportError, ValueError, OSError):  # a missing package must not lose the result
+        version = None
+    return {"git": git_state(), "code_version": version}
 
 
 def print_result(result: BenchmarkResult, console: Any = None) -> None:
@@ -234,10 +313,15 @@ def write_result(result: BenchmarkResult, directory: str | Path = RESULTS_DIR) -
 def run_benchmark(
     name: str, run: RunFunction, quick: bool, directory: str | Path = RESULTS_DIR, console: Any = None
 ) -> BenchmarkResult:
-    """Times `run(quick)`, checks its result, prints it and writes its JSON file."""
+    """Times `run(quick)`, checks its result, prints it and writes its JSON file, with the load
+    average before and after the run and the source it ran (taken before it starts)."""
+    source = source_info()
+    load_at_start = load_average()
     started = time.perf_counter()
     returned = run(quick)
-    result = result_from_run(name, quick, returned, wall_s=time.perf_counter() - started)
+    wall_s = time.perf_counter() - started
+    result = result_from_run(name, quick, returned, wall_s=wall_s,
+                             load_average={"start": load_at_start, "end": load_average()}, source=source)
     print_result(result, console)
     write_result(result, directory)
     return result

@@ -4,12 +4,15 @@ Measures, on one process:
   - render speed in frames/s at 64 and 128 px, kinematics, rendering and video writing
     included (`synth.archive.write_archive` into a temporary folder);
   - stance foot slip (m/s, world coordinates) and pelvis bounce (m) over many walks;
-  - the ground-truth-joint baseline's rank-1 ("gt_rank1_cross_<condition>", "gt_rank1_same_<condition>";
-    "gt_noisy_..." with joint noise) on the CASIA-B protocol (gallery nm-01..04;
-    probes nm-05..06, bg, cl; identical view excluded; same-view from the diagonal of the
-    cross-view matrix) via evaluation.protocols.evaluate(classifier="nn"), LDA trained on
-    the first half of the subjects; also with joints perturbed by noise of 2 % of the body
-    height;
+  - the ground-truth-joint baseline's rank-1 on the CASIA-B protocol (gallery nm-01..04; probes
+    nm-05..06, bg, cl) via evaluation.protocols.evaluate(classifier="nn"), LDA trained on the
+    first half of the subjects; "gt_noisy_..." the same with joints perturbed by noise of 2 % of
+    the body height. Per probe condition <c>:
+      gt_rank1_std_<c>: the standard single-view-gallery figure (identical view excluded; the
+        report's headline `standard_rank1`), chance `baseline_chance_std`;
+      gt_rank1_pooled_<c>: the secondary pooled-gallery figure (one gallery of every view but
+        the probe's; `pooled_rank1`), chance `baseline_chance_pooled`;
+      gt_rank1_same_<c>: same view, the mean of the diagonal of the cross-view matrix;
   - a contact sheet of frames with their ground-truth joints (visible red, hidden blue),
     benchmarks/results/synth_contact_sheet.png.
 
@@ -32,6 +35,7 @@ import numpy as np
 from benchmarks.harness import RESULTS_DIR, Target, run_standalone
 from evaluation.labels import SequenceLabels
 from evaluation.protocols import evaluate
+from evaluation.report import ProtocolReport
 from synth.archive import ArchiveSpec, job_groundtruth, plan_archive, render_item, simulate, write_archive
 from synth.baseline import LdaProjection, gait_descriptor
 from synth.kinematics import foot_slip, pelvis_bounce
@@ -58,10 +62,18 @@ def run(quick: bool) -> dict[str, Any]:
         Target("stance foot slip, mean m/s", figures["foot_slip_mean_m_per_s"], "<=", 0.05),
         Target("pelvis bounce, median m (low)", figures["pelvis_bounce_median_m"], ">=", 0.03),
         Target("pelvis bounce, median m (high)", figures["pelvis_bounce_median_m"], "<=", 0.07),
-        Target("baseline rank-1 nm cross-view", figures["gt_rank1_cross_nm"], ">=", 0.70),
+    ]
+    return {"figures": figures, "targets": targets + baseline_targets(figures)}
+
+
+def baseline_targets(figures: dict[str, Any]) -> list[Target]:
+    """The baseline's bounds. The 0.70 cross-view bar was set on the pooled-gallery figure (the
+    only cross-view figure measured then) and stays on it; the same-view bar reads the diagonal
+    of the cross-view matrix, which the protocol change left as it was."""
+    return [
+        Target("baseline rank-1 nm cross-view, pooled gallery", figures["gt_rank1_pooled_nm"], ">=", 0.70),
         Target("baseline rank-1 nm same-view", figures["gt_rank1_same_nm"], ">=", 0.80),
     ]
-    return {"figures": figures, "targets": targets}
 
 
 def render_speed(size: int, quick: bool) -> dict[str, Any]:
@@ -120,10 +132,25 @@ def baseline_rank1(quick: bool) -> dict[str, Any]:
         in_train = np.isin(labels.subject, train)
         projection = LdaProjection().fit(descriptors[in_train], labels.subject[in_train])
         report = evaluate(projection.transform(descriptors), labels, "casia-b", classifier="nn", train_subjects=train)
-        for condition, value in report.rank1_mean.items():
-            out[f"{name}rank1_cross_{condition}"] = round(value, 4)
-        for condition, matrix in report.cross_view.items():
-            out[f"{name}rank1_same_{condition}"] = round(float(np.nanmean(np.diag(matrix.rank1))), 4)
+        out.update(report_figures(name, report))
+    return out
+
+
+def report_figures(name: str, report: ProtocolReport) -> dict[str, Any]:
+    """A CASIA-B report's rank-1 figures as `<name>rank1_{std,pooled,same}_<condition>`, with the
+    chance levels as `baseline_chance_{std,pooled}` (of nm; the same people in every report)."""
+    out: dict[str, Any] = {}
+    for condition, value in report.standard_rank1.items():
+        out[f"{name}rank1_std_{condition}"] = round(value, 4)
+    for condition, value in report.pooled_rank1.items():
+        out[f"{name}rank1_pooled_{condition}"] = round(value, 4)
+    for condition, matrix in report.cross_view.items():
+        same = [matrix.rank1[g, p] for g, view in enumerate(matrix.gallery_views)
+                for p, probe_view in enumerate(matrix.probe_views) if view == probe_view]
+        out[f"{name}rank1_same_{condition}"] = round(float(np.nanmean(same)), 4) if same else None
+    for key, chance in (("std", report.chance), ("pooled", report.pooled_chance)):
+        if "nm" in chance:
+            out[f"baseline_chance_{key}"] = round(chance["nm"], 4)
     return out
 
 

@@ -2,9 +2,11 @@
 
 Modules:
   labels: SequenceLabels, the per-sequence subject/condition/index/view/session arrays.
-  metrics: rank-k, CMC, mAP, ROC and EER from probe x gallery score or distance matrices.
+  metrics: rank-k, CMC, mAP (scikit-learn), MRR, ROC and EER from probe x gallery score or
+    distance matrices.
   classifiers: linear SVM and nearest neighbour -> probe x gallery-subject score matrices.
-  protocols: evaluate() for the CASIA-B and TUM GAID protocols; split_subjects().
+  protocols: evaluate() for the CASIA-B (single-view gallery, identical view excluded) and
+    TUM GAID protocols; split_subjects().
   report: ProtocolReport and its JSON, Markdown and metric views.
   plots: the report's PNG plots (matplotlib, no pyplot).
 

@@ -1,7 +1,9 @@
 """Gallery classifiers that turn descriptors into probe x gallery-subject score matrices.
 
-Both classifiers answer in the same shape, one column per gallery subject, so rank-k, CMC, mAP
+Both classifiers answer in the same shape, one column per gallery subject, so rank-k, CMC, MRR
 and verification read their output alike (`evaluation.metrics` with `higher_is_better`).
+`score_gallery` adds the ranked gallery list that retrieval's mAP reads: one entry per gallery
+sequence for the nearest neighbour, one per subject for the SVM (which scores only subjects).
 """
 
 from __future__ import annotations
@@ -99,11 +101,7 @@ def nearest_neighbour_distances(
         raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}")
     gallery, gallery_subjects, probes = _checked(gallery, gallery_subjects, probes)
     distances = pairwise_distances(probes, gallery, metric=metric)  # (P, G)
-    subjects, column_subject = np.unique(gallery_subjects, return_inverse=True)
-    per_subject = np.full((probes.shape[0], subjects.size), np.inf)
-    for s in range(subjects.size):
-        per_subject[:, s] = distances[:, column_subject == s].min(axis=1)
-    return SubjectScores(per_subject, subjects, higher_is_better=False)
+    return _per_subject_minimum(distances, gallery_subjects)
 
 
 def subject_scores(
@@ -118,6 +116,56 @@ def subject_scores(
     if classifier == "nn":
         return nearest_neighbour_distances(gallery, gallery_subjects, probes)
     raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {classifier!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class GalleryScores:
+    """A classifier's answer for one gallery, for identification and for retrieval.
+
+    Attributes:
+      by_subject: (P, S) per-subject scores (rank-k, CMC, MRR, verification).
+      by_entry: (P, E) float, the ranked gallery list that mAP reads: one column per gallery
+        sequence for the nearest neighbour (E = G, Euclidean distances), one per subject for
+        the SVM (E = S, the same matrix as `by_subject`).
+      entry_subjects: (E,) str, the subject of each column of `by_entry`.
+      higher_is_better: orientation of both matrices (as in `SubjectScores`).
+    """
+
+    by_subject: SubjectScores
+    by_entry: np.ndarray
+    entry_subjects: np.ndarray
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.by_subject.higher_is_better
+
+
+def score_gallery(
+    classifier: ClassifierName,
+    gallery: np.ndarray,
+    gallery_subjects: np.ndarray,
+    probes: np.ndarray,
+) -> GalleryScores:
+    """Scores probes (P, D) against gallery (G, D) with "svm" | "nn", per subject and per entry."""
+    if classifier == "svm":
+        by_subject = svm_scores(gallery, gallery_subjects, probes)
+        return GalleryScores(by_subject, by_subject.matrix, by_subject.subjects)
+    if classifier == "nn":
+        gallery, gallery_subjects, probes = _checked(gallery, gallery_subjects, probes)
+        distances = pairwise_distances(probes, gallery, metric="euclidean")  # (P, G)
+        return GalleryScores(
+            _per_subject_minimum(distances, gallery_subjects), distances, gallery_subjects
+        )
+    raise ValueError(f"classifier must be one of {CLASSIFIERS}, got {classifier!r}")
+
+
+def _per_subject_minimum(distances: np.ndarray, gallery_subjects: np.ndarray) -> SubjectScores:
+    """(P, G) probe x sequence distances -> (P, S) distance to each subject's nearest sequence."""
+    subjects, column_subject = np.unique(gallery_subjects, return_inverse=True)
+    per_subject = np.full((distances.shape[0], subjects.size), np.inf)
+    for s in range(subjects.size):
+        per_subject[:, s] = distances[:, column_subject == s].min(axis=1)
+    return SubjectScores(per_subject, subjects, higher_is_better=False)
 
 
 def _checked(gallery, gallery_subjects, probes):

@@ -3,17 +3,25 @@
 `evaluate` scores probe walks against gallery walks of the subjects outside the training split
 and returns a `ProtocolReport`.
 
-CASIA-B (one experiment, "all"):
-  gallery nm-01..04 of every view; probe conditions nm (nm-05..06), bg (bg-01..02),
-  cl (cl-01..02). A probe at view v is scored against the gallery without view v (the usual
-  identical-view-excluded cross-view setting). Per condition there is also the gallery view x
-  probe view rank-1 matrix, whose diagonal is the same-view setting.
+CASIA-B (one experiment, "all"), the single-view-gallery protocol of GaitSet and OpenGait
+(`single_view_gallery_evaluation`):
+  gallery nm-01..04; probe conditions nm (nm-05..06), bg (bg-01..02), cl (cl-01..02). For every
+  probe view p and gallery view g the gallery is the nm-01..04 walks at view g ONLY, and
+  acc[c, p, g] is the share of condition-c probes at view p whose best gallery match is their own
+  subject (the `cross_view` matrices). Identical view excluded: the figure of probe view p is the
+  mean of acc[c, p, g] over g != p (`standard_rank1_by_view`), and the headline of condition c
+  is the mean of those over p (`standard_rank1`). The views are those present in the data.
+  Secondary, and easier: each probe at view p against ONE gallery pooling every view but p
+  (`pooled_rank1*`), where the nearest view usually holds the answer.
 
 TUM GAID (two experiments):
   "session-1": gallery session-1 n-01..04; probes n (n-05..06), b (b-01..02), s (s-01..02).
   "time-elapsed": gallery session-1 n-01..04 of only the subjects with session-2 recordings;
   probes tn, tb, ts = every session-2 walk of condition n, b, s.
-  All TUM GAID walks are at view 90, so no view is excluded.
+  All TUM GAID walks are at view 90, so there is one gallery per experiment and nothing pooled.
+
+Whole probe set (CMC, mAP, MRR, ROC/EER): every scored probe x gallery query of the standard
+protocol, i.e. for CASIA-B each probe against each single-view gallery of another view.
 
 Standard splits (`split_subjects`), by the number in the subject id:
   CASIA-B: 001-074 train, 075-124 test (the common 74/50 split).
@@ -31,14 +39,14 @@ from typing import Literal
 
 import numpy as np
 
-from evaluation.classifiers import CLASSIFIERS, ClassifierName, subject_scores
+from evaluation.classifiers import CLASSIFIERS, ClassifierName, score_gallery
 from evaluation.labels import SequenceLabels
 from evaluation.metrics import (
-    average_precisions,
     cmc_from_ranks,
     equal_error_rate_of,
     genuine_impostor_scores,
     match_ranks,
+    mean_average_precision,
     roc_curve,
 )
 from evaluation.report import CrossViewMatrix, ProtocolReport
@@ -80,8 +88,8 @@ class _Experiment:
     probes: tuple[tuple[str, _Walks], ...]  # (condition key in the report, its walks)
     # Restrict the gallery to subjects that have a recording in this session.
     gallery_subjects_with_session: int | None = None
-    exclude_identical_view: bool = False
-    cross_view: bool = False
+    # CASIA-B: one gallery per view, identical view excluded (module docstring).
+    single_view_galleries: bool = False
 
 
 _EXPERIMENTS: dict[str, tuple[_Experiment, ...]] = {
@@ -94,8 +102,7 @@ _EXPERIMENTS: dict[str, tuple[_Experiment, ...]] = {
                 ("bg", _Walks("bg", (1, 2), None)),
                 ("cl", _Walks("cl", (1, 2), None)),
             ),
-            exclude_identical_view=True,
-            cross_view=True,
+            single_view_galleries=True,
         ),
     ),
     "tum-gaid": (
@@ -142,13 +149,14 @@ def evaluate(
         `split_subjects` gives the standard split.
 
     Returns:
-      The ProtocolReport of the remaining subjects. Probe conditions without any sequence are
-      listed in `absent_conditions`.
+      The ProtocolReport of the remaining (test) subjects. Probe conditions without any
+      sequence are listed in `absent_conditions`.
 
     Raises:
-      ValueError: on misshapen inputs, an unknown protocol/classifier, nothing left after
-        removing the training subjects, an empty gallery, a probe subject without gallery
-        sequences, or no probe sequence at all.
+      ValueError: on misshapen inputs, an unknown protocol/classifier, no test subject left
+        after removing the training subjects, an empty gallery, a probe subject without gallery
+        sequences, (CASIA-B) a view with probe sequences but no gallery sequence or only one
+        view, or no probe sequence at all.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
@@ -176,7 +184,7 @@ def evaluate(
     if not evaluated.any():
         raise ValueError(
             f"{protocol}: all {np.unique(all_subjects).size} subjects are training subjects; "
-            "nothing is left to evaluate"
+            "no test subject is left to evaluate"
         )
     run = _ProtocolRun(
         protocol=protocol,
@@ -261,18 +269,24 @@ class _ProtocolRun:
     def __post_init__(self) -> None:
         self.subjects = np.asarray(self.labels.subject).astype(str)
         self.views = np.asarray(self.labels.view)
-        self.rank1: dict[str, dict[int, float]] = {}
-        self.rank1_mean: dict[str, float] = {}
-        self.averages: dict[str, float] = {}
+        self.standard_rank1: dict[str, float] = {}
+        self.standard_rank1_by_view: dict[str, dict[int, float]] = {}
+        self.standard_rank1_average: dict[str, float] = {}
+        self.pooled_rank1: dict[str, float] = {}
+        self.pooled_rank1_by_view: dict[str, dict[int, float]] = {}
+        self.chance: dict[str, float] = {}
+        self.pooled_chance: dict[str, float] = {}
         self.cross_view: dict[str, CrossViewMatrix] = {}
         self.probe_counts: dict[str, int] = {}
         self.absent: list[str] = []
+        # Whole-probe-set accumulators, one entry per scored block of queries.
         self.ranks: list[np.ndarray] = []
-        self.precisions: list[np.ndarray] = []
+        self.average_precision_sums: list[float] = []
+        self.query_chance: list[np.ndarray] = []
         self.genuine: list[np.ndarray] = []
         self.impostor: list[np.ndarray] = []
         self.widest_gallery = 0
-        self.cross_view_unscored = 0
+        self.unscored_pairs = 0
 
     def report(self, *, excluded_train_subjects: int) -> ProtocolReport:
         experiments = _EXPERIMENTS[self.protocol]
@@ -304,12 +318,18 @@ class _ProtocolRun:
         return ProtocolReport(
             protocol=self.protocol,
             classifier=self.classifier,
-            rank1=self.rank1,
-            rank1_mean=self.rank1_mean,
-            averages=self.averages,
+            standard_rank1=self.standard_rank1,
+            standard_rank1_by_view=self.standard_rank1_by_view,
+            standard_rank1_average=self.standard_rank1_average,
+            pooled_rank1=self.pooled_rank1,
+            pooled_rank1_by_view=self.pooled_rank1_by_view,
+            chance=self.chance,
+            pooled_chance=self.pooled_chance,
             cross_view=self.cross_view,
             cmc=cmc_from_ranks(ranks, self.widest_gallery),
-            mean_average_precision=float(np.mean(np.concatenate(self.precisions))),
+            chance_cmc_rank1=float(np.mean(np.concatenate(self.query_chance))),
+            mean_average_precision=float(np.sum(self.average_precision_sums) / ranks.size),
+            mean_reciprocal_rank=float(np.mean(1.0 / ranks)),
             roc=roc,
             equal_error_rate=equal_error_rate_of(roc),
             counts={
@@ -317,8 +337,9 @@ class _ProtocolRun:
                 "excluded_train_subjects": excluded_train_subjects,
                 "gallery_sequences": int(main_gallery.sum()),
                 "gallery_subjects": gallery_subjects.size,
-                "probe_sequences": ranks.size,
-                "cross_view_unscored_probes": self.cross_view_unscored,
+                "probe_sequences": int(sum(self.probe_counts.values())),
+                "queries": ranks.size,
+                "unscored_probe_gallery_view_pairs": self.unscored_pairs,
             },
             probe_counts=self.probe_counts,
             absent_conditions=tuple(self.absent),
@@ -352,98 +373,160 @@ class _ProtocolRun:
             probe_condition[mask[probes]] = condition
         self._require_gallery(probes, probe_condition, gallery, f"{where}: gallery ({gallery_description})")
 
-        ranks = np.zeros(probes.size, dtype=np.int64)
-        probe_views = self.views[probes]
-        if experiment.exclude_identical_view:
-            for view in np.unique(probe_views):
-                rows = probe_views == view
-                view_gallery = gallery & (self.views != view)
-                if not view_gallery.any():
-                    raise ValueError(
-                        f"{where}: no gallery sequence outside probe view {view}° "
-                        f"(gallery views: {sorted(set(self.views[gallery].tolist()))}); the "
-                        "identical-view-excluded protocol needs gallery walks at another view"
-                    )
-                self._require_gallery(
-                    probes[rows], probe_condition[rows], view_gallery,
-                    f"{where}: gallery ({gallery_description}) without view {view}° "
-                    f"for the probes at view {view}°",
-                )
-                ranks[rows] = self._score(probes[rows], view_gallery)
+        if experiment.single_view_galleries:
+            self._single_view_galleries(where, gallery, gallery_description, probes, probe_condition)
         else:
-            ranks[:] = self._score(probes, gallery)
-        self.ranks.append(ranks)
+            ranks, subject_count = self._score(probes, gallery, np.ones(probes.size, dtype=bool))
+            probe_views = self.views[probes]
+            for condition in dict.fromkeys(probe_condition.tolist()):
+                in_condition = probe_condition == condition
+                self.standard_rank1_by_view[condition] = {
+                    int(view): float(np.mean(ranks[in_condition & (probe_views == view)] == 1))
+                    for view in np.unique(probe_views[in_condition])
+                }
+                self.standard_rank1[condition] = float(
+                    np.mean(list(self.standard_rank1_by_view[condition].values()))
+                )
+                self.chance[condition] = 1.0 / subject_count
+        self.standard_rank1_average[experiment.name] = float(
+            np.mean([self.standard_rank1[c] for c in condition_masks])
+        )
 
-        means = []
-        for condition, mask in condition_masks.items():
-            in_condition = mask[probes]
-            self.rank1[condition] = {
-                int(view): float(np.mean(ranks[in_condition & (probe_views == view)] == 1))
-                for view in np.unique(probe_views[in_condition])
-            }
-            self.rank1_mean[condition] = float(np.mean(list(self.rank1[condition].values())))
-            means.append(self.rank1_mean[condition])
-        self.averages[experiment.name] = float(np.mean(means))
-        if experiment.cross_view:
-            self._cross_view(probes, probe_condition, gallery)
+    def _single_view_galleries(
+        self,
+        where: str,
+        gallery: np.ndarray,
+        gallery_description: str,
+        probes: np.ndarray,
+        probe_condition: np.ndarray,
+    ) -> None:
+        """The CASIA-B standard table: acc[c, p, g] per single-view gallery g, then g != p."""
+        probe_views = self.views[probes]
+        gallery_views = np.unique(self.views[gallery])
+        without_gallery = sorted(set(np.unique(probe_views).tolist()) - set(gallery_views.tolist()))
+        if without_gallery:
+            named = ", ".join(f"{v}°" for v in without_gallery)
+            raise ValueError(
+                f"{where}: no gallery sequence ({gallery_description}) at view"
+                f"{'s' if len(without_gallery) > 1 else ''} {named}, where there are probe "
+                f"sequences; the single-view-gallery protocol needs gallery walks at every view "
+                f"(gallery views: {', '.join(f'{v}°' for v in gallery_views.tolist())})"
+            )
+        if gallery_views.size < 2:
+            raise ValueError(
+                f"{where}: no gallery sequence outside probe view {gallery_views[0]}° (gallery "
+                f"views: {gallery_views.tolist()}); the identical-view-excluded protocol needs "
+                "gallery walks at another view"
+            )
+        conditions = list(dict.fromkeys(probe_condition.tolist()))
 
-    def _score(self, probes: np.ndarray, gallery: np.ndarray) -> np.ndarray:
-        """(p,) match ranks of sequence indices `probes` against gallery mask (N,) bool."""
-        scores = subject_scores(
+        # Secondary figure: one gallery pooling every view but the probe's.
+        pooled_chance_by_view: dict[int, float] = {}
+        for view in np.unique(probe_views):
+            rows = np.flatnonzero(probe_views == view)
+            pooled_gallery = gallery & (self.views != view)
+            self._require_gallery(
+                probes[rows], probe_condition[rows], pooled_gallery,
+                f"{where}: gallery ({gallery_description}) without view {view}° "
+                f"for the probes at view {view}°",
+            )
+            ranks, subject_count = self._score(probes[rows], pooled_gallery, np.zeros(rows.size, dtype=bool))
+            pooled_chance_by_view[int(view)] = 1.0 / subject_count
+            for condition in conditions:
+                in_condition = probe_condition[rows] == condition
+                if in_condition.any():
+                    self.pooled_rank1_by_view.setdefault(condition, {})[int(view)] = float(
+                        np.mean(ranks[in_condition] == 1)
+                    )
+        for condition in conditions:
+            by_view = dict(sorted(self.pooled_rank1_by_view[condition].items()))
+            self.pooled_rank1_by_view[condition] = by_view
+            self.pooled_rank1[condition] = float(np.mean(list(by_view.values())))
+            self.pooled_chance[condition] = float(np.mean([pooled_chance_by_view[v] for v in by_view]))
+
+        # The standard table: each probe against each single-view gallery.
+        correct = np.full((probes.size, gallery_views.size), np.nan)  # (probes, gallery views)
+        chance_at = np.full(gallery_views.size, np.nan)  # 1 / identities of gallery view g
+        for column, gallery_view in enumerate(gallery_views):
+            view_gallery = gallery & (self.views == gallery_view)
+            scorable = np.isin(self.subjects[probes], self.subjects[view_gallery])
+            off_view = probe_views != gallery_view
+            self.unscored_pairs += int((~scorable & off_view).sum())
+            rows = np.flatnonzero(scorable)
+            if rows.size == 0:
+                continue
+            ranks, subject_count = self._score(probes[rows], view_gallery, off_view[rows])
+            correct[rows, column] = ranks == 1
+            chance_at[column] = 1.0 / subject_count
+
+        for condition in conditions:
+            in_condition = probe_condition == condition
+            condition_views = np.unique(probe_views[in_condition])
+            matrix = np.full((gallery_views.size, condition_views.size), np.nan)
+            for c, probe_view in enumerate(condition_views):
+                cell = in_condition & (probe_views == probe_view)
+                for g in range(gallery_views.size):
+                    scored = correct[cell, g]
+                    scored = scored[np.isfinite(scored)]
+                    if scored.size:
+                        matrix[g, c] = scored.mean()
+            self.cross_view[condition] = CrossViewMatrix(
+                tuple(gallery_views.tolist()), tuple(condition_views.tolist()), matrix
+            )
+            by_view, chance_by_view = {}, []
+            for c, probe_view in enumerate(condition_views):
+                other = (gallery_views != probe_view) & np.isfinite(matrix[:, c])
+                # Never empty: _require_gallery above found a gallery walk of every probe's
+                # subject at some other view, so that view's cell has a scored probe.
+                by_view[int(probe_view)] = float(matrix[other, c].mean())
+                chance_by_view.append(chance_at[other].mean())
+            self.standard_rank1_by_view[condition] = by_view
+            self.standard_rank1[condition] = float(np.mean(list(by_view.values())))
+            self.chance[condition] = float(np.mean(chance_by_view))
+
+    def _score(
+        self, probes: np.ndarray, gallery: np.ndarray, whole_set: np.ndarray
+    ) -> tuple[np.ndarray, int]:
+        """Ranks sequence indices `probes` (p,) against gallery mask (N,) bool.
+
+        The probes where `whole_set` (p,) bool is true count as queries of the whole-probe-set
+        figures (CMC, mAP, MRR, ROC).
+
+        Returns:
+          (p,) int match ranks among the gallery's subjects, and the number of those subjects.
+        """
+        scores = score_gallery(
             self.classifier,
             self.descriptors[gallery],
             self.subjects[gallery],
             self.descriptors[probes],
         )
+        by_subject = scores.by_subject
         probe_subjects = self.subjects[probes]
         ranks = match_ranks(
-            scores.matrix, probe_subjects, scores.subjects, higher_is_better=scores.higher_is_better
+            by_subject.matrix, probe_subjects, by_subject.subjects,
+            higher_is_better=by_subject.higher_is_better,
         )
-        self.precisions.append(
-            average_precisions(
-                scores.matrix, probe_subjects, scores.subjects,
-                higher_is_better=scores.higher_is_better,
+        subject_count = int(by_subject.subjects.size)
+        if whole_set.any():
+            self.ranks.append(ranks[whole_set])
+            self.average_precision_sums.append(
+                whole_set.sum()
+                * mean_average_precision(
+                    scores.by_entry[whole_set], probe_subjects[whole_set], scores.entry_subjects,
+                    higher_is_better=scores.higher_is_better,
+                )
             )
-        )
-        # The ROC wants "higher = more genuine"; distances are negated to match.
-        oriented = scores.matrix if scores.higher_is_better else -scores.matrix
-        genuine, impostor = genuine_impostor_scores(oriented, probe_subjects, scores.subjects)
-        self.genuine.append(genuine)
-        self.impostor.append(impostor)
-        self.widest_gallery = max(self.widest_gallery, scores.subjects.size)
-        return ranks
-
-    def _cross_view(self, probes: np.ndarray, probe_condition: np.ndarray, gallery: np.ndarray) -> None:
-        gallery_views = np.unique(self.views[gallery])
-        probe_views = self.views[probes]
-        conditions = list(dict.fromkeys(probe_condition.tolist()))
-        columns = {c: np.unique(probe_views[probe_condition == c]) for c in conditions}
-        matrices = {c: np.full((gallery_views.size, columns[c].size), np.nan) for c in conditions}
-        for row, gallery_view in enumerate(gallery_views):
-            view_gallery = gallery & (self.views == gallery_view)
-            scorable = np.isin(self.subjects[probes], self.subjects[view_gallery])
-            self.cross_view_unscored += int((~scorable).sum())
-            if not scorable.any():
-                continue
-            scores = subject_scores(
-                self.classifier,
-                self.descriptors[view_gallery],
-                self.subjects[view_gallery],
-                self.descriptors[probes[scorable]],
+            self.query_chance.append(np.full(int(whole_set.sum()), 1.0 / subject_count))
+            # The ROC wants "higher = more genuine"; distances are negated to match.
+            oriented = by_subject.matrix if by_subject.higher_is_better else -by_subject.matrix
+            genuine, impostor = genuine_impostor_scores(
+                oriented[whole_set], probe_subjects[whole_set], by_subject.subjects
             )
-            ranks = match_ranks(
-                scores.matrix, self.subjects[probes[scorable]], scores.subjects,
-                higher_is_better=scores.higher_is_better,
-            )
-            for condition in conditions:
-                for column, probe_view in enumerate(columns[condition]):
-                    cell = (probe_condition[scorable] == condition) & (probe_views[scorable] == probe_view)
-                    if cell.any():
-                        matrices[condition][row, column] = np.mean(ranks[cell] == 1)
-        for condition in conditions:
-            self.cross_view[condition] = CrossViewMatrix(
-                tuple(gallery_views.tolist()), tuple(columns[condition].tolist()), matrices[condition]
-            )
+            self.genuine.append(genuine)
+            self.impostor.append(impostor)
+            self.widest_gallery = max(self.widest_gallery, subject_count)
+        return ranks, subject_count
 
     def _require_gallery(
         self, probes: np.ndarray, probe_condition: np.ndarray, gallery: np.ndarray, where: str

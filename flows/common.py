@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Iterator, Sequence, TypeVar
 
+from prefect import get_run_logger
 from prefect.futures import PrefectFuture, as_completed
 
 from flows import progress
@@ -24,6 +26,23 @@ def tracked_run(tracking: TrackingParams, name: str, params: Params) -> Iterator
         close_tracking_run(tracking, run_id, failed=True)
         raise
     close_tracking_run(tracking, run_id)
+
+
+@contextlib.contextmanager
+def store_writer(store: Path, *, create: bool = False) -> Iterator[tuple[str, list[str]]]:
+    """The store's writer lock for the flow's body: (lease for the tasks, what recovery cleaned up).
+
+    A second run on the same store waits here, saying who holds the lock. Nested flows of the
+    same process re-enter the lock their parent holds.
+    """
+    from storage.store import SequenceStore
+
+    logger = get_run_logger()
+    sequence_store = SequenceStore(store, create=create)
+    with sequence_store.writer(on_wait=logger.warning) as lease:
+        for action in sequence_store.recovered:
+            logger.warning(f"{store}: cleaned up after an interrupted run: {action}")
+        yield lease, list(sequence_store.recovered)
 
 
 def bundles(items: Sequence[Item], size: int) -> list[list[Item]]:

@@ -19,17 +19,25 @@ def dask_task_runner(compute: ComputeParams, *, gpu: bool = False) -> DaskTaskRu
     """
     if compute.dask_address:
         return DaskTaskRunner(address=compute.dask_address)
-    cluster_kwargs = {
+    return DaskTaskRunner(cluster_kwargs=local_cluster_kwargs(compute, gpu=gpu))
+
+
+def local_cluster_kwargs(compute: ComputeParams, *, gpu: bool = False) -> dict:
+    """A local cluster of worker processes whose every port (scheduler, workers, nannies,
+    dashboards) listens on 127.0.0.1 only: Dask's default dashboard address is every interface."""
+    kwargs = {
         "n_workers": compute.n_workers,
         "threads_per_worker": compute.threads_per_worker,
         "processes": True,
-        "dashboard_address": ":0",
+        "host": "127.0.0.1",
+        "dashboard_address": "127.0.0.1:0",
+        "worker_dashboard_address": "127.0.0.1:0",
     }
     if gpu:
-        cluster_kwargs["resources"] = {"GPU": 1}
+        kwargs["resources"] = {"GPU": 1}
     if compute.scratch_dir is not None:
-        cluster_kwargs["local_directory"] = str(compute.scratch_dir)
-    return DaskTaskRunner(cluster_kwargs=cluster_kwargs)
+        kwargs["local_directory"] = str(compute.scratch_dir)
+    return kwargs
 
 
 @contextlib.contextmanager
@@ -44,11 +52,5 @@ def shared_cluster(compute: ComputeParams, *, gpu: bool = False) -> Iterator[Com
         return
     from distributed import LocalCluster
 
-    kwargs = {"n_workers": compute.n_workers, "threads_per_worker": compute.threads_per_worker,
-              "processes": True, "dashboard_address": ":0"}
-    if gpu:
-        kwargs["resources"] = {"GPU": 1}
-    if compute.scratch_dir is not None:
-        kwargs["local_directory"] = str(compute.scratch_dir)
-    with LocalCluster(**kwargs) as cluster:
+    with LocalCluster(**local_cluster_kwargs(compute, gpu=gpu)) as cluster:
         yield compute.model_copy(update={"dask_address": cluster.scheduler_address})

@@ -6,7 +6,7 @@ import time
 
 from prefect import flow
 
-from flows.common import bundles, gather, tracked_run
+from flows.common import bundles, gather, store_writer, tracked_run
 from flows.compute import dask_task_runner
 from flows.params import DescribeParams
 from stages.descriptors import DESCRIPTORS_STAGE
@@ -20,29 +20,31 @@ from tasks.tracking import log_run_metrics
 def describe(params: DescribeParams) -> dict:
     """Stores identification vectors for every sequence that has the gait model's input features."""
     started = time.perf_counter()
-    with tracked_run(params.tracking, "describe", params) as run_id:
+    with tracked_run(params.tracking, "describe", params) as run_id, \
+            store_writer(params.store) as (lease, _):
         model_path, tag = resolve_model(params.gait_model, params.tracking, str(params.store / "models" / "downloaded"))
         features_tag = params.features or read_record(model_path).get("features")
         if not features_tag:
             raise ValueError(f"{model_path}: the model does not record which pose features it reads; pass features")
         runner = dask_task_runner(params.compute)
-        report = describe_all.with_options(task_runner=runner)(params, model_path, tag, features_tag)
+        report = describe_all.with_options(task_runner=runner)(params, model_path, tag, features_tag, lease)
         report.update(seconds=round(time.perf_counter() - started, 3), mlflow_run_id=run_id)
         log_run_metrics(params.tracking, run_id, {"described": report["described"], "failed": len(report["failed"])})
     return report
 
 
 @flow(name="describe-compute")
-def describe_all(params: DescribeParams, model_path: str, tag: str, features_tag: str) -> dict:
+def describe_all(params: DescribeParams, model_path: str, tag: str, features_tag: str, lease: str) -> dict:
     pending = pending_sequences(str(params.store), DESCRIPTORS_STAGE, tag)
     groups = bundles(pending, params.sequences_per_task)
     futures = [
-        describe_task.submit(str(params.store), group, model_path, tag, features_tag, params.compute.threads_per_worker)
+        describe_task.submit(str(params.store), lease, group, model_path, tag, features_tag, params.compute.threads_per_worker)
         for group in groups
     ]
     results, failures = gather(futures, "describe")
+    failed = [{"ids": groups[number], "reason": reason} for number, reason in failures]
+    failed += [{"ids": [i], "reason": reason} for result in results if result for i, reason in result["failed"].items()]
     return {
         "gait_model": tag, "features": features_tag, "model_path": model_path, "pending": len(pending),
-        "described": sum(r or 0 for r in results),
-        "failed": [{"ids": groups[number], "reason": reason} for number, reason in failures],
+        "described": sum(len(result["done"]) for result in results if result), "failed": failed,
     }

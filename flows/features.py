@@ -8,7 +8,7 @@ import time
 import dask
 from prefect import flow
 
-from flows.common import bundles, gather, tracked_run
+from flows.common import bundles, gather, store_writer, tracked_run
 from flows.compute import dask_task_runner
 from flows.params import ExtractFeaturesParams
 from stages.features import FEATURES_STAGE
@@ -21,10 +21,11 @@ from tasks.tracking import log_run_metrics
 def extract_features(params: ExtractFeaturesParams) -> dict:
     """Stores (T, 17, 17, 32) features and (T, 16, 3) joints of every sequence lacking them for this model."""
     started = time.perf_counter()
-    with tracked_run(params.tracking, "extract-features", params) as run_id:
+    with tracked_run(params.tracking, "extract-features", params) as run_id, \
+            store_writer(params.store) as (lease, _):
         model_path, tag = resolve_model(params.pose_model, params.tracking, str(params.store / "models" / "downloaded"))
         runner = dask_task_runner(params.compute, gpu=params.options.device == "gpu")
-        report = compute_features.with_options(task_runner=runner)(params, model_path, tag)
+        report = compute_features.with_options(task_runner=runner)(params, model_path, tag, lease)
         seconds = time.perf_counter() - started
         report.update(seconds=round(seconds, 3), mlflow_run_id=run_id)
         log_run_metrics(params.tracking, run_id, {
@@ -36,20 +37,21 @@ def extract_features(params: ExtractFeaturesParams) -> dict:
 
 
 @flow(name="extract-features-compute")
-def compute_features(params: ExtractFeaturesParams, model_path: str, tag: str) -> dict:
+def compute_features(params: ExtractFeaturesParams, model_path: str, tag: str, lease: str) -> dict:
     pending = pending_sequences(str(params.store), FEATURES_STAGE, tag)
     groups = bundles(pending, params.options.sequences_per_task)
     annotation = dask.annotate(resources={"GPU": 1}) if params.options.device == "gpu" else contextlib.nullcontext()
     with annotation:
         futures = [
-            extract_features_task.submit(str(params.store), group, model_path, tag, params.options,
+            extract_features_task.submit(str(params.store), lease, group, model_path, tag, params.options,
                                          params.compute.threads_per_worker)
             for group in groups
         ]
     results, failures = gather(futures, "features")
-    done = {k: v for result in results if result for k, v in result.items()}
+    done = {k: v for result in results if result for k, v in result["done"].items()}
+    failed = [{"ids": groups[number], "reason": reason} for number, reason in failures]
+    failed += [{"ids": [i], "reason": reason} for result in results if result for i, reason in result["failed"].items()]
     return {
         "pose_model": tag, "model_path": model_path, "pending": len(pending),
-        "sequences_done": len(done), "frames_done": sum(done.values()),
-        "failed": [{"ids": groups[number], "reason": reason} for number, reason in failures],
+        "sequences_done": len(done), "frames_done": sum(done.values()), "failed": failed,
     }

@@ -6,13 +6,13 @@ import time
 
 from prefect import flow
 
-from flows.common import bundles, gather, tracked_run
+from flows.common import bundles, gather, store_writer, tracked_run
 from flows.compute import dask_task_runner
 from flows.params import IngestParams
 from flows.reports import IngestReport
 from storage.frames import FrameSpec
 from storage.ingest import IngestOutcome
-from tasks.ingest import discover_archive, fingerprint_sources, ingest_bundle, prepare_store
+from tasks.ingest import discover_archive, fingerprint_sources, ingest_bundle
 from tasks.tracking import log_run_document, log_run_metrics
 
 
@@ -20,8 +20,10 @@ from tasks.tracking import log_run_document, log_run_metrics
 def ingest_archive(params: IngestParams) -> IngestReport:
     """Stores every sequence of an archive that the store does not already hold current."""
     started = time.perf_counter()
-    with tracked_run(params.tracking, "ingest-archive", params) as run_id:
-        report = decode_sequences.with_options(task_runner=dask_task_runner(params.compute))(params)
+    with tracked_run(params.tracking, "ingest-archive", params) as run_id, \
+            store_writer(params.store, create=True) as (lease, recovered):
+        runner = dask_task_runner(params.compute)
+        report = decode_sequences.with_options(task_runner=runner)(params, lease, recovered)
         report = report.model_copy(update={"seconds": time.perf_counter() - started, "mlflow_run_id": run_id})
         log_run_metrics(params.tracking, run_id, report.metrics())
         log_run_document(params.tracking, run_id, report.model_dump(mode="json"), "ingest_report.json")
@@ -29,16 +31,16 @@ def ingest_archive(params: IngestParams) -> IngestReport:
 
 
 @flow(name="ingest-archive-decode")
-def decode_sequences(params: IngestParams) -> IngestReport:
+def decode_sequences(params: IngestParams, lease: str, recovered: list[str]) -> IngestReport:
     """The distributed part: hash and decode bundles of sequences on the Dask cluster."""
     manifest = discover_archive(str(params.archive), params.layout)
-    recovered = prepare_store(str(params.store))
     spec = FrameSpec(size=params.frame_size, fps=params.fps, crop=params.crop)
     groups = bundles(manifest.entries, params.sequences_per_task)
     futures = []
     for group in groups:
         hashes = fingerprint_sources.submit(group)
-        futures.append(ingest_bundle.submit(str(params.store), group, hashes, spec, params.layout, params.chunk_frames))
+        futures.append(ingest_bundle.submit(str(params.store), lease, group, hashes, spec, params.layout,
+                                            params.chunk_frames, params.allow_partial))
     results, failures = gather(futures, "ingest")
     outcomes = [outcome for result in results if result for outcome in result]
     for number, reason in failures:

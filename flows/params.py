@@ -48,6 +48,10 @@ class IngestParams(Params):
         "center", description="center: the largest centred square; person: follow the moving person (static camera)."
     )
     chunk_frames: int = Field(16, ge=1, le=1024, description="Frames per zarr chunk along time.")
+    allow_partial: bool = Field(
+        False, description="Store sources with damaged or missing frames without them (recorded in the sequence's "
+        "attributes); off, such a source fails with the file and frame named.",
+    )
     sequences_per_task: int = Field(8, ge=1, le=10000, description="Sequences one Dask task hashes and decodes.")
     compute: ComputeParams = Field(default_factory=ComputeParams)
     tracking: TrackingParams = Field(default_factory=TrackingParams)

@@ -11,7 +11,7 @@ import time
 
 from prefect import flow
 
-from flows.common import tracked_run
+from flows.common import store_writer, tracked_run
 from flows.compute import shared_cluster
 from flows.describe import describe
 from flows.evaluate import evaluate_descriptors
@@ -32,7 +32,9 @@ def run_pipeline(params: PipelineParams) -> dict:
     """From a video archive to rank-1 tables, re-using every stage that is already done."""
     started = time.perf_counter()
     notes: list[str] = []
+    # The whole run holds the store's writer lock, so a second run waits instead of interleaving.
     with tracked_run(params.tracking, "run-pipeline", params) as run_id, \
+            store_writer(params.store, create=True), \
             shared_cluster(params.compute, gpu=params.features.device == "gpu") as compute:
         tracking = params.tracking.model_copy(update={"parent_run_id": run_id})
         frame_size = params.frame_size or pose_input_size(params.pose_model, params.pose_training.backbone)

@@ -10,7 +10,13 @@ from typing import Callable, Sequence
 
 from gaitflow.settings import Settings, load_settings
 
+# 0: everything done; 1: the command ran but some sequences failed; 2: nothing ran (bad input).
 EXIT_OK, EXIT_FAILURES, EXIT_ERROR = 0, 1, 2
+_DASK_CONNECT_TIMEOUT_S = 3.0
+
+
+class CommandError(ValueError):
+    """A problem with what the command was given, found before anything starts."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -20,15 +26,92 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_ERROR
     settings = load_settings(args.home)
+    try:
+        _preflight(args, settings)
+    except (ValueError, OSError, RuntimeError) as error:
+        _fail(args, error)
+        return EXIT_ERROR
     from gaitflow.services import prefect_api, prepare_environment
 
     prepare_environment(settings)
+    _end_on_sigterm()
     try:
         with prefect_api(settings):
+            _close_interrupted_runs(args, settings)
             return args.handler(args, settings)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         _fail(args, error)
         return EXIT_ERROR
+
+
+def _preflight(args: argparse.Namespace, settings: Settings) -> None:
+    """Archive-level problems, caught in a second before any server or cluster starts.
+
+    Raises:
+      CommandError, StoreError, ArchiveError: with a message naming the path or address.
+    """
+    from storage.store import SequenceStore, StoreError
+
+    archive: Path | None = getattr(args, "archive", None)
+    if archive is not None and args.command in ("ingest", "run"):
+        from storage.manifest import discover
+
+        manifest = discover(archive, args.layout, with_hashes=False)
+        if not manifest.entries:
+            raise CommandError(
+                f"{archive}: no sequences for layout {args.layout} ({len(manifest.unmatched)} files fit no "
+                "pattern); nothing to do"
+            )
+    store: Path | None = getattr(args, "store", None)
+    if store is not None:
+        if store.exists() and not store.is_dir():
+            raise StoreError(f"{store.resolve()}: is a file, not a gaitflow store")
+        if args.command not in ("ingest", "run"):
+            SequenceStore(store)
+    address = getattr(args, "dask_address", None) or settings.dask_address
+    if address:
+        _check_scheduler(address)
+
+
+def _check_scheduler(address: str) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme not in ("tcp", "tls") or not parts.hostname or not parts.port:
+        raise CommandError(f"--dask-address {address}: expected tcp://HOST:PORT")
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=_DASK_CONNECT_TIMEOUT_S):
+            pass
+    except OSError as error:
+        raise CommandError(f"--dask-address {address}: no Dask scheduler answers there ({error})") from error
+
+
+def _end_on_sigterm() -> None:
+    """SIGTERM ends the command like Ctrl-C, so open MLflow runs are closed as FAILED."""
+    import signal
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def _close_interrupted_runs(args: argparse.Namespace, settings: Settings) -> None:
+    """Runs an earlier command left RUNNING when it was killed are marked FAILED, and said so."""
+    import socket
+
+    from tracking import mlflow_tracking
+
+    tracking = _tracking(args, settings)
+    try:
+        closed = mlflow_tracking.fail_interrupted_runs(tracking.tracking_uri, tracking.experiment,
+                                                       host=socket.gethostname())
+    except Exception as error:  # noqa: BLE001 - bookkeeping must not stop the command
+        print(f"gaitflow: warning: could not check for interrupted MLflow runs: {error}", file=sys.stderr)
+        return
+    for run_id in closed:
+        print(f"gaitflow: MLflow run {run_id} of an interrupted command marked FAILED", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="center: largest centred square; person: follow the moving person, for a static camera (default: center)",
     )
     ingest.add_argument("--chunk-frames", type=int, default=16, help="frames per zarr chunk along time (default: 16)")
+    ingest.add_argument(
+        "--allow-partial", action="store_true",
+        help="store sources with damaged or missing frames without those frames, recording them in the "
+        "sequence's attributes (default: such a source fails with the file and frame named)",
+    )
     _add_common(ingest)
     ingest.set_defaults(handler=_run_ingest)
 
@@ -153,6 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--layout", choices=("casia-b", "tum-gaid", "folder"), default="casia-b", help="archive layout (default: casia-b)")
     run.add_argument("--pose-model", default=None, help="a trained pose model (.keras or runs:/...); default: train one")
     run.add_argument("--fps", type=float, default=None, help="resample to this frame rate (default: the source's)")
+    run.add_argument("--frame-size", type=int, default=None,
+                     help="side of the stored square frames in px (default: the pose network's input size)")
+    run.add_argument("--crop", choices=("center", "person"), default="center",
+                     help="center: largest centred square; person: follow the moving person (default: center)")
     _add_protocol(run)
     _add_pose_training(run)
     _add_feature_options(run)
@@ -262,11 +354,13 @@ def _run_ingest(args: argparse.Namespace, settings: Settings) -> int:
         fps=args.fps,
         crop=args.crop,
         chunk_frames=args.chunk_frames,
+        allow_partial=args.allow_partial,
         compute=_compute(args, settings),
         tracking=_tracking(args, settings),
     )
     report = _with_progress(args, lambda: ingest_archive(params))
     summary = report.counts()
+    summary["recovered"] = list(report.recovered)
     if args.json:
         print(json.dumps(summary))
     else:
@@ -409,7 +503,8 @@ def _run_pipeline(args: argparse.Namespace, settings: Settings) -> int:
 
     params = PipelineParams(
         archive=args.archive.resolve(), store=args.store.resolve(), layout=args.layout, protocol=_protocol(args),
-        pose_model=args.pose_model, fps=args.fps, pose_training=_pose_training(args),
+        pose_model=args.pose_model, fps=args.fps, frame_size=args.frame_size, crop=args.crop,
+        pose_training=_pose_training(args),
         features=_feature_options(args), gait_training=_gait_training(args),
         compute=_compute(args, settings), tracking=_tracking(args, settings),
     )
@@ -453,21 +548,29 @@ def _run_demo(args: argparse.Namespace, settings: Settings) -> int:
     _print_results(args, summary["evaluation"], settings, summary)
     if not args.json:
         print(f"\nArchive: {archive.archive}\nStore:   {params.store}")
-        print(f"MLflow UI: mlflow ui --backend-store-uri {tracking.tracking_uri} --port 5000, then open "
+        mlflow = Path(sys.executable).with_name("mlflow")
+        print(f"MLflow UI: MLFLOW_DISABLE_TELEMETRY=true {mlflow} ui --backend-store-uri {tracking.tracking_uri} "
+              "--host 127.0.0.1 --port 5000, then open "
               f"http://127.0.0.1:5000 (experiment '{tracking.experiment}', run {summary['mlflow_run_id']} "
               "with the stages nested under it)")
     return EXIT_OK
 
 
+_SUMMARY_KEYS = (
+    "standard_rank1", "standard_rank1_by_view", "standard_rank1_average", "chance", "pooled_rank1", "pooled_chance",
+    "cmc_rank1", "cmc_rank5", "chance_cmc_rank1", "mean_average_precision", "mean_reciprocal_rank",
+    "equal_error_rate", "counts",
+)
+
+
 def _print_results(args: argparse.Namespace, evaluation: dict, settings: Settings, summary: dict | None = None) -> None:
-    """--json: one object with the rank-1 tables; else each classifier's Markdown table."""
+    """--json: one object with the rank-1 tables; else a table per classifier with the chance level."""
     if args.json:
         compact = {
             "protocol": evaluation["protocol"],
             "train_subjects": evaluation["train_subjects"], "test_subjects": evaluation["test_subjects"],
             "results": {
-                name: {key: report[key] for key in ("rank1", "rank1_mean", "averages", "cmc_rank1", "cmc_rank5",
-                                                    "mean_average_precision", "equal_error_rate", "counts")}
+                name: {key: report[key] for key in _SUMMARY_KEYS if key in report}
                 for name, report in evaluation["results"].items()
             },
             "mlflow_run_id": (summary or evaluation)["mlflow_run_id"],
@@ -479,12 +582,36 @@ def _print_results(args: argparse.Namespace, evaluation: dict, settings: Setting
             )
         print(json.dumps(compact, default=str))
         return
-    from evaluation.report import ProtocolReport
+    from rich.console import Console
+    from rich.table import Table
 
-    for report in evaluation["results"].values():
-        print(ProtocolReport.from_dict(report).to_markdown())
+    console = Console()
+    for classifier, report in evaluation["results"].items():
+        table = Table(title=f"{evaluation['protocol']} rank-1 (%), {classifier}, {evaluation['test_subjects']} test people",
+                      title_justify="left")
+        table.add_column("probe")
+        table.add_column("standard", justify="right")
+        if report.get("pooled_rank1"):
+            table.add_column("pooled gallery", justify="right")
+        table.add_column("chance", justify="right")
+        for condition, value in report["standard_rank1"].items():
+            row = [condition, _percent(value)]
+            if report.get("pooled_rank1"):
+                row.append(_percent(report["pooled_rank1"].get(condition)))
+            row.append(_percent(report["chance"].get(condition)))
+            table.add_row(*row)
+        console.print(table)
+        console.print(
+            f"  mAP {_percent(report['mean_average_precision'])} %, MRR {_percent(report['mean_reciprocal_rank'])} %, "
+            f"EER {_percent(report['equal_error_rate'])} %, CMC rank-5 {_percent(report['cmc_rank5'])} %",
+            highlight=False,
+        )
     run_id = (summary or evaluation)["mlflow_run_id"]
-    print(f"MLflow run {run_id} ({settings.tracking_uri})")
+    console.print(f"MLflow run {run_id} ({settings.tracking_uri})", highlight=False)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
 
 
 def _with_progress(args: argparse.Namespace, work: Callable):
@@ -523,6 +650,8 @@ def _print_ingest(summary: dict, settings: Settings) -> None:
         console.print(f"  [red]failed[/] {item['id']}: {item['reason']}", highlight=False)
     for item in summary["unmatched"]:
         console.print(f"  [yellow]not a sequence[/] {item['id']}: {item['reason']}", highlight=False)
+    for action in summary["recovered"]:
+        console.print(f"  [yellow]cleaned up after an interrupted run[/]: {action}", highlight=False)
     console.print(f"MLflow run {summary['mlflow_run_id']} ({settings.tracking_uri})", highlight=False)
 
 

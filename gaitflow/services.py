@@ -17,6 +17,8 @@ import urllib.request
 from pathlib import Path
 from typing import Iterator
 
+import filelock
+
 from gaitflow.settings import Settings
 
 # MLflow wants the string "true"; Prefect's analytics and DO_NOT_TRACK cover the rest.
@@ -56,15 +58,22 @@ def prefect_api(settings: Settings) -> Iterator[str]:
     log_path = settings.home / "prefect-server.log"
     env = {**os.environ, "PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(port)}
     env.pop("PREFECT_API_URL", None)
-    with open(log_path, "ab") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port),
-             "--no-services", "--no-ui", "--analytics-off"],
-            stdout=log, stderr=subprocess.STDOUT, env=env,
-        )
     url = f"http://127.0.0.1:{port}/api"
+    # Two commands sharing a home share Prefect's database: started together, both servers
+    # migrate it at once and one fails ("duplicate column name"), so starts take turns.
+    with filelock.FileLock(str(settings.home / "prefect-server.start.lock"), thread_local=False):
+        with open(log_path, "ab") as log:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port),
+                 "--no-services", "--no-ui", "--analytics-off"],
+                stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent,
+            )
+        try:
+            _wait_healthy(url, server, log_path)
+        except BaseException:
+            server.kill()
+            raise
     try:
-        _wait_healthy(url, server, log_path)
         os.environ["PREFECT_API_URL"] = url
         yield url
     finally:
@@ -75,6 +84,16 @@ def prefect_api(settings: Settings) -> Iterator[str]:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def _die_with_parent() -> None:
+    """In the server's process before exec: Linux ends it when its parent dies, even by kill -9."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _drain_prefect_clients(timeout_s: float = 30.0) -> None:

@@ -6,9 +6,10 @@ from typing import Sequence
 
 import numpy as np
 
+from stages.features import NonFiniteError, check_finite, stage_code_version
 from stages.gait_training import read_features
 from stages.models import load_cached
-from storage.store import ChunkedArray, SequenceStore
+from storage.store import ChunkedArray, SequenceStore, StoreError
 
 DESCRIPTORS_STAGE = "descriptors"
 
@@ -22,23 +23,45 @@ def describe_sequences(
     *,
     threads: int,
     device: str = "auto",
-) -> int:
-    """Writes `descriptors/<model_tag>/vector` (512,) float32 for each sequence lacking it.
+) -> dict:
+    """Writes `descriptors/<model_tag>/vector` (512,) float32 for each sequence lacking it (or
+    holding one made by other code).
 
-    Raises:
-      StoreError: a sequence has no features of `features_tag`.
+    Returns:
+      {"done": [sequence ids], "failed": {sequence id: reason}}: a sequence without features of
+      `features_tag`, or whose features or vector are not finite, fails alone.
     """
     from nets.gait_network import gait_descriptors
     from nets.runtime import configure_tensorflow
 
-    todo = [i for i in sequence_ids if not store.has_stage(i, DESCRIPTORS_STAGE, model_tag)]
-    if not todo:
-        return 0
+    code_version = stage_code_version(DESCRIPTORS_STAGE)
+    todo = [i for i in sequence_ids
+            if (store.stage_attrs(i, DESCRIPTORS_STAGE, model_tag) or {}).get("code_version") != code_version]
+    failed: dict[str, str] = {}
+    features: dict[str, np.ndarray] = {}
+    for sequence_id in todo:
+        try:
+            [features[sequence_id]] = read_features(store, [sequence_id], features_tag)
+            check_finite(sequence_id, "pose features", features[sequence_id])
+        except (StoreError, NonFiniteError) as error:
+            failed[sequence_id] = str(error)
+            features.pop(sequence_id, None)
+    if not features:
+        return {"done": [], "failed": failed}
     configure_tensorflow(threads, device)
-    vectors = gait_descriptors(load_cached(model_path, model_tag), read_features(store, todo, features_tag))
-    for sequence_id, vector in zip(todo, vectors):
+    vectors = gait_descriptors(load_cached(model_path, model_tag), list(features.values()))
+    done = []
+    for sequence_id, vector in zip(features, vectors):
+        vector = np.asarray(vector, np.float32)
+        try:
+            check_finite(sequence_id, "identification vector", vector)
+        except NonFiniteError as error:
+            failed[sequence_id] = str(error)
+            continue
         store.write_stage(
-            sequence_id, DESCRIPTORS_STAGE, model_tag, {"gait_model": model_tag, "features": features_tag},
-            {"vector": ChunkedArray(vector.shape, "float32", vector.shape, [np.asarray(vector, np.float32)])},
+            sequence_id, DESCRIPTORS_STAGE, model_tag,
+            {"gait_model": model_tag, "features": features_tag, "code_version": code_version},
+            {"vector": ChunkedArray(vector.shape, "float32", vector.shape, [vector])},
         )
-    return len(todo)
+        done.append(sequence_id)
+    return {"done": done, "failed": failed}

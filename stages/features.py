@@ -5,16 +5,52 @@ from __future__ import annotations
 import functools
 from typing import Sequence
 
+import numpy as np
+
+from provenance import module_version
 from stages.models import load_cached
 from storage.stages import OutputSpec, transform_frames
-from storage.store import SequenceStore
+from storage.store import SequenceStore, StoreError
 
 FEATURES_STAGE = "features"
 
 
-def sequences_without(store: SequenceStore, stage: str, tag: str) -> list[str]:
-    """Stored sequences that lack `<stage>/<tag>`, sorted."""
-    return [i for i in store.sequence_ids() if not store.has_stage(i, stage, tag)]
+class NonFiniteError(ValueError):
+    """A stage produced or was given NaN or infinity; the message names the sequence."""
+
+
+def sequences_without(store: SequenceStore, stage: str, tag: str, code_version: str | None = None) -> list[str]:
+    """Stored sequences that lack `<stage>/<tag>`, or hold one made by other code, sorted.
+
+    With `code_version`, an output whose attributes record another version (or none) counts
+    as missing, so a fixed stage recomputes what the old code made.
+    """
+    pending = []
+    for sequence_id in store.sequence_ids():
+        attrs = store.stage_attrs(sequence_id, stage, tag)
+        if attrs is None or (code_version is not None and attrs.get("code_version") != code_version):
+            pending.append(sequence_id)
+    return pending
+
+
+@functools.lru_cache(maxsize=4)
+def stage_code_version(stage: str) -> str:
+    """The version of the code that computes `stage` ("features" or "descriptors")."""
+    return module_version({FEATURES_STAGE: __name__, "descriptors": "stages.descriptors"}[stage])
+
+
+def check_finite(sequence_id: str, what: str, values: np.ndarray, first_frame: int = 0) -> None:
+    """Raises NonFiniteError naming the sequence and the first bad frame when `values` is not all finite.
+
+    Args:
+      values: (T, ...) per-frame values, or one vector.
+    """
+    finite = np.isfinite(values)
+    if finite.all():
+        return
+    bad = np.flatnonzero(~finite.reshape(len(values), -1).all(axis=1)) if values.ndim > 1 else []
+    where = f" from frame {first_frame + int(bad[0])} ({len(bad)} frames)" if len(bad) else ""
+    raise NonFiniteError(f"{sequence_id}: {what} hold NaN or infinity{where}; nothing was stored for it")
 
 
 def extract_features(
@@ -35,28 +71,40 @@ def extract_features(
     `joints` are `(y, x, p)` in stored-frame pixels. Sequences that already have them are
     left alone. `mixed_precision` computes in float16 (for GPUs with tensor cores).
     `network_batch` caps the frames of one network call (a chunk of `batch_frames` is split);
-    None: the whole chunk on a GPU, `cpu_network_batch` on a CPU. Returns frames done per
-    sequence.
+    None: the whole chunk on a GPU, `cpu_network_batch` on a CPU.
+
+    Returns:
+      {"done": {sequence id: frames}, "failed": {sequence id: reason}}: a sequence whose
+      features are not finite, or that vanished from the store, fails alone; the rest go on.
     """
     from nets.runtime import configure_tensorflow
 
     used = configure_tensorflow(threads, device)
     features_of = _feature_function(model_path, model_tag, mixed_precision, network_batch, used)
-
-    def transform(frames):
-        result = features_of(frames)
-        return {"spatial": result["features"], "joints": result["joints"]}
-
     outputs = [OutputSpec("spatial", (17, 17, 32), dtype), OutputSpec("joints", (16, 3), "float32")]
-    done = {}
+    code_version = stage_code_version(FEATURES_STAGE)
+    done, failed = {}, {}
     for sequence_id in sequence_ids:
-        if store.has_stage(sequence_id, FEATURES_STAGE, model_tag):
+        if (store.stage_attrs(sequence_id, FEATURES_STAGE, model_tag) or {}).get("code_version") == code_version:
             continue
-        attrs = {"pose_model": model_tag, "dtype": dtype}
-        done[sequence_id] = transform_frames(
-            store, sequence_id, FEATURES_STAGE, model_tag, attrs, transform, outputs, batch_frames
-        )
-    return done
+        frames_seen = [0]
+
+        def transform(frames, sequence_id=sequence_id, frames_seen=frames_seen):
+            result = features_of(frames)
+            spatial, joints = np.asarray(result["features"]), np.asarray(result["joints"])
+            check_finite(sequence_id, "pose features", spatial, frames_seen[0])
+            check_finite(sequence_id, "decoded joints", joints, frames_seen[0])
+            frames_seen[0] += len(frames)
+            return {"spatial": spatial, "joints": joints}
+
+        attrs = {"pose_model": model_tag, "dtype": dtype, "code_version": code_version}
+        try:
+            done[sequence_id] = transform_frames(
+                store, sequence_id, FEATURES_STAGE, model_tag, attrs, transform, outputs, batch_frames
+            )
+        except (NonFiniteError, StoreError) as error:
+            failed[sequence_id] = str(error)
+    return {"done": done, "failed": failed}
 
 
 @functools.lru_cache(maxsize=2)

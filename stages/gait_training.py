@@ -9,6 +9,7 @@ import keras
 import numpy as np
 
 from evaluation.protocols import split_subjects
+from provenance import module_version
 from stages.features import FEATURES_STAGE
 from stages.models import TrainedModel, save_trained_model
 from stages.pose_training import split_by_subject
@@ -111,7 +112,7 @@ def train_gait_model(
         "people_per_batch": people_per_batch, "sequences_per_person": sequences_per_person,
         "clip_frames": clip_frames, "learning_rate": learning_rate, "seed": seed,
         "fit_people": people, "validation_people": sorted(validation_people),
-        "training_sequences": len(fit_ids), "metrics": metrics,
+        "training_sequences": len(fit_ids), "metrics": metrics, "code_version": module_version(__name__),
     }
     return save_trained_model(model, model_dir, "gait", record)
 

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import keras
+import numpy as np
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,9 +33,19 @@ def file_digest(path: str | Path) -> str:
 
 
 def save_trained_model(model: keras.Model, model_dir: str | Path, kind: str, record: dict) -> TrainedModel:
-    """Saves `model` as `<model_dir>/<kind>-<digest>.keras` plus a `.json` record, atomically."""
+    """Saves `model` as `<model_dir>/<kind>-<digest>.keras` plus a `.json` record, atomically.
+
+    Raises:
+      ValueError: a weight holds NaN or infinity (a diverged training); nothing is saved.
+    """
     from nets.checkpoints import save_model
 
+    broken = [weight.path for weight in model.weights if not np.isfinite(keras.ops.convert_to_numpy(weight)).all()]
+    if broken:
+        raise ValueError(
+            f"{kind} model: training produced non-finite weights in {len(broken)} variables "
+            f"({', '.join(broken[:3])}); nothing was saved"
+        )
     folder = Path(model_dir)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".saving-") as scratch:

@@ -9,6 +9,7 @@ from typing import Sequence
 import keras
 import numpy as np
 
+from provenance import module_version
 from stages.checkpoint import EpochCheckpoint
 from stages.models import TrainedModel, save_trained_model
 from storage.stages import sample_groundtruth_frames
@@ -111,6 +112,7 @@ def train_pose_model(
         "learning_rate": learning_rate, "frames_per_sequence": frames_per_sequence, "augment": augment,
         "seed": seed, "store": str(store.path), "training_frames": int(len(train["frames"])),
         "training_subjects": sorted(fit_subjects), "validation_subjects": sorted(validation_subjects),
+        "code_version": module_version(__name__),
     }
     checkpoint = EpochCheckpoint(model, backup_dir, json.dumps(record, sort_keys=True)) if backup_dir else None
     done = checkpoint.resume() if checkpoint else 0

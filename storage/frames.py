@@ -5,6 +5,11 @@ however long the sequence: it resamples to a target frame rate, crops a square a
 person (the whole frame's centre, a box from any callable, or a moving-person finder for a
 static camera), and resizes. Each batch carries the crop boxes so ground-truth joints can be
 mapped into the stored frames with `map_joints_to_frames`.
+
+Decoding is strict: a frame the decoder flags corrupt (FFmpeg conceals damaged data and decodes
+on), a packet the demuxer read short, a decoder error, fewer frames than the container declares,
+or an image that is cut short or unreadable fails the source with `FrameDecodeError`. With
+`allow_partial=True` those frames are skipped instead, and a `LostFrames` record says which.
 """
 
 from __future__ import annotations
@@ -24,12 +29,79 @@ from storage.manifest import IMAGE_SUFFIXES
 # box (x0, y0, x1, y1) in source pixels, or None where it sees nobody.
 BoxFinder = Callable[[int, np.ndarray], "tuple[float, float, float, float] | None"]
 CropMode = Literal["center", "box", "person"]
-# A decoder that yields far fewer frames than the container declares was fed a cut file.
-_TRUNCATION_RATIO = 0.9
+# JPEG markers: start of image, start of scan (entropy-coded data follows), end of image. Inside
+# entropy-coded data every 0xFF byte is followed by 0x00 or a restart marker, so neither of the
+# last two can appear there by chance.
+_JPEG_SOI, _JPEG_SOS, _JPEG_EOI = b"\xff\xd8", b"\xff\xda", b"\xff\xd9"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # length 0, type, CRC: the same bytes in every PNG
+# Decoder errors kept in a LostFrames record: enough to diagnose, bounded for the attributes.
+_MAX_ERRORS = 20
 
 
 class FrameDecodeError(ValueError):
-    """A source that cannot be decoded into frames; the message names the file."""
+    """A source that cannot be decoded into frames; the one-line message names the file and, where
+    one frame is at fault, its number (counting from 0, as `FrameBatch.source_indices` do)."""
+
+
+@dataclasses.dataclass
+class LostFrames:
+    """The frames of one source that did not decode intact, filled in by `extract_frames` as it
+    decodes and final once its iterator is exhausted. Only with `allow_partial=True` can it end
+    up incomplete: strict decoding raises at the first loss instead.
+
+    Attributes:
+      declared: frames the source declares: the container's frame count (None when it declares
+        none), or the number of images in a folder.
+      decoded: frames that decoded intact (the stored frames are these, thinned by any resampling).
+      corrupt: source indices (from 0) of the frames skipped: flagged corrupt by the decoder,
+        read short from the file, or unreadable images; and, after one of those, the frames up to
+        the next key frame, which are predicted from it and carry its damage.
+      errors: one-line decoder error messages, in order (at most 20); a frame lost to one is
+        counted in `missing` unless the decoder still produced it.
+    """
+
+    declared: int | None = None
+    decoded: int = 0
+    corrupt: list[int] = dataclasses.field(default_factory=list)
+    errors: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def missing(self) -> int:
+        """Declared frames the decoder never produced (a cut file loses them at its end)."""
+        return max(0, (self.declared or 0) - self.decoded - len(self.corrupt))
+
+    @property
+    def complete(self) -> bool:
+        return not (self.corrupt or self.missing or self.errors)
+
+    def as_attrs(self) -> dict:
+        """JSON-ready: {"declared": int|None, "decoded": int, "corrupt": [int], "missing": int,
+        "errors": [str]}."""
+        return {
+            "declared": self.declared,
+            "decoded": self.decoded,
+            "corrupt": list(self.corrupt),
+            "missing": self.missing,
+            "errors": list(self.errors),
+        }
+
+    def summary(self) -> str:
+        """One line, e.g. "lost 3 of 12 frames (corrupt: 5, 6, 7)"."""
+        lost = len(self.corrupt) + self.missing
+        total = self.declared if self.declared is not None else self.decoded + len(self.corrupt)
+        parts = []
+        if self.corrupt:
+            parts.append("corrupt: " + ", ".join(map(str, self.corrupt)))
+        if self.missing:
+            parts.append(f"missing: {self.missing}")
+        if self.errors:
+            parts.append(f"decoder errors: {len(self.errors)}")
+        return f"lost {lost} of {total} frames ({'; '.join(parts)})"
+
+    def _error(self, message: str) -> None:
+        if len(self.errors) < _MAX_ERRORS:
+            self.errors.append(message)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +175,8 @@ def extract_frames(
     batch_frames: int,
     box_finder: BoxFinder | None = None,
     fps: float | None = None,
+    allow_partial: bool = False,
+    lost: LostFrames | None = None,
 ) -> Iterator[FrameBatch]:
     """Streams the cropped, resized frames of one sequence in batches of `batch_frames`.
 
@@ -113,9 +187,14 @@ def extract_frames(
       batch_frames: frames per batch (the store's chunk length, so writes align to chunks).
       box_finder: required for crop "box"; ignored otherwise.
       fps: the source's frame rate when already known (e.g. from a sidecar).
+      allow_partial: skip damaged or missing frames instead of failing; the frames kept keep
+        their source indices, so ground truth still maps onto them.
+      lost: a record filled in with the frames skipped (see `LostFrames`); pass one with
+        `allow_partial=True` to learn what was lost.
 
     Raises:
-      FrameDecodeError: the source is not decodable, is truncated, or holds no frames.
+      FrameDecodeError: the source is not decodable or holds no intact frames; and, unless
+        `allow_partial`, any frame is damaged, missing or unreadable (the message names it).
     """
     if spec.crop == "box" and box_finder is None:
         raise ValueError("crop 'box' needs a box_finder")
@@ -125,7 +204,8 @@ def extract_frames(
     frames, indices, boxes = [], [], []
     last_box = None
     emitted = 0
-    for index, frame in _decode(source, kind):
+    record = lost if lost is not None else LostFrames()
+    for index, frame in _decode(source, kind, record, strict=not allow_partial):
         if not keep(index):
             continue
         box = finder(index, frame) if finder else None
@@ -193,36 +273,140 @@ class MovingPersonFinder:
         return tuple(float(v) for v in self._box)
 
 
-def _decode(source: str | Path, kind: str) -> Iterator[tuple[int, np.ndarray]]:
+def _decode(source: str | Path, kind: str, lost: LostFrames, *, strict: bool) -> Iterator[tuple[int, np.ndarray]]:
+    """Yields (source index, RGB frame (H, W, 3) uint8) for every intact frame, in order.
+
+    A damaged, missing or unreadable frame raises FrameDecodeError when `strict`; otherwise it is
+    skipped (its index is not reused) and noted in `lost`.
+    """
     if kind == "images":
-        yield from _decode_images(Path(source))
-        return
+        yield from _decode_images(Path(source), lost, strict)
+    else:
+        yield from _decode_video(source, lost, strict)
+
+
+def _decode_video(source: str | Path, lost: LostFrames, strict: bool) -> Iterator[tuple[int, np.ndarray]]:
     try:
         container = av.open(str(source))
     except av.FFmpegError as error:
         raise FrameDecodeError(f"{source}: cannot open as video: {error}") from error
     with container:
         stream = _video_stream(container, source)
-        declared = stream.frames
+        lost.declared = stream.frames or None
         stream.thread_type = "AUTO"
-        index = -1
-        try:
-            for index, frame in enumerate(container.decode(stream)):
-                yield index, frame.to_ndarray(format="rgb24")
-        except av.FFmpegError as error:
-            raise FrameDecodeError(f"{source}: corrupt video after frame {index + 1}: {error}") from error
-    decoded = index + 1
-    if declared and decoded < _TRUNCATION_RATIO * declared:
-        raise FrameDecodeError(f"{source}: truncated video: it declares {declared} frames, {decoded} decode")
+        # Timestamps of packets the demuxer read short (the file ends inside them). FFmpeg decodes
+        # such a packet with concealment and may not flag the frame, and with frame threading the
+        # frame comes out a few packets later, so it is recognised by its timestamp.
+        short_pts: set[int] = set()
+        index = 0  # source index of the next frame the decoder produces
+        tainted = False  # a damaged frame came since the last key frame
+
+        def damaged(at: int, reason: str) -> None:
+            if strict:
+                raise FrameDecodeError(f"{source}: frame {at} (counting from 0) is damaged: {reason}")
+
+        def failed(at: int, reason: str, error: Exception) -> None:
+            message = f"frame {at} (counting from 0): {reason}: {error}"
+            if strict:
+                raise FrameDecodeError(f"{source}: {message}") from error
+            lost._error(message)
+
+        def accept(frames) -> list[tuple[int, np.ndarray]]:
+            nonlocal index, tainted
+            intact = []
+            for frame in frames:
+                if frame.is_corrupt:
+                    reason = "the decoder flagged it corrupt (damaged data, concealed)"
+                elif frame.pts is not None and frame.pts in short_pts:
+                    reason = "its data is cut short (truncated file)"
+                elif tainted and not frame.key_frame:
+                    # Measured: concealed damage spreads into the predicted frames after it, which
+                    # FFmpeg does not flag; the next key frame starts clean.
+                    reason = "it is predicted from a damaged frame"
+                else:
+                    reason = None
+                if reason is None:
+                    tainted = False
+                    intact.append((index, frame.to_ndarray(format="rgb24")))
+                    lost.decoded += 1
+                else:
+                    damaged(index, reason)
+                    tainted = True
+                    lost.corrupt.append(index)
+                index += 1
+            return intact
+
+        packets = container.demux(stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.FFmpegError as error:
+                failed(index, "the file is unreadable from here on", error)
+                tainted = True
+                try:
+                    yield from accept(stream.codec_context.decode(None))  # what the decoder holds
+                except av.FFmpegError:
+                    pass
+                break
+            if packet.is_corrupt:
+                if packet.pts is None:
+                    damaged(index, "its data is cut short (truncated file)")
+                    tainted = True
+                else:
+                    short_pts.add(packet.pts)
+            try:
+                frames = packet.decode()
+            except av.FFmpegError as error:
+                failed(index, "the decoder failed", error)
+                tainted = True
+                continue
+            yield from accept(frames)
+    declared = lost.declared
+    if strict and declared and index < declared:
+        # A cut file, or packets the demuxer skipped: the frames never come out of the decoder.
+        which = f"frame {index}" if declared - index == 1 else f"frames {index}..{declared - 1}"
+        raise FrameDecodeError(
+            f"{source}: {which} (counting from 0) missing: the video declares {declared} frames, "
+            f"only {index} decode (cut short or damaged)"
+        )
 
 
-def _decode_images(folder: Path) -> Iterator[tuple[int, np.ndarray]]:
+def _decode_images(folder: Path, lost: LostFrames, strict: bool) -> Iterator[tuple[int, np.ndarray]]:
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    lost.declared = len(paths)
     for index, path in enumerate(paths):
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise FrameDecodeError(f"{path}: not a readable image")
+        try:
+            reason = _image_damage(path.read_bytes())
+        except OSError as error:
+            reason = f"cannot be read: {error}"
+        # Checked before decoding: libjpeg fills the missing part of a cut JPEG with grey and only
+        # warns on stderr, so cv2 returns a whole, wrong image.
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR) if reason is None else None
+        if reason is None and image is None:
+            reason = "not a decodable image"
+        if reason is not None:
+            if strict:
+                raise FrameDecodeError(f"{path}: frame {index} (counting from 0) is damaged: {reason}")
+            lost.corrupt.append(index)
+            continue
+        lost.decoded += 1
         yield index, cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def _image_damage(data: bytes) -> str | None:
+    """Why an image file's bytes are incomplete, or None: a JPEG must end its last scan with an
+    end-of-image marker, a PNG must hold its IEND chunk. Other formats are left to the decoder."""
+    if data.startswith(_JPEG_SOI):
+        scan = data.rfind(_JPEG_SOS)
+        if scan < 0:
+            return "JPEG without image data (no start-of-scan marker)"
+        if data.rfind(_JPEG_EOI) < scan:
+            return "truncated JPEG (no end-of-image marker after its image data)"
+    elif data.startswith(_PNG_SIGNATURE) and data.rfind(_PNG_IEND) < 0:
+        return "truncated PNG (no IEND chunk)"
+    return None
 
 
 def _video_stream(container, source):

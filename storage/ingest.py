@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 
 import numpy as np
 
-from storage.frames import BoxFinder, FrameSpec, extract_frames, map_joints_to_frames, source_fps
+from provenance import module_version
+from storage.frames import BoxFinder, FrameSpec, LostFrames, extract_frames, map_joints_to_frames, source_fps
 from storage.groundtruth import GroundTruth, GroundTruthError, read_groundtruth
 from storage.manifest import SequenceEntry
 from storage.store import ChunkedArray, SequenceStore
@@ -17,7 +19,11 @@ DEFAULT_CHUNK_FRAMES = 16
 
 @dataclasses.dataclass(frozen=True)
 class IngestOutcome:
-    """What happened to one sequence: status "stored", "skipped" or "failed" (with the reason)."""
+    """What happened to one sequence: status "stored", "skipped" or "failed" (with the reason).
+
+    A sequence stored with `allow_partial` that lost frames has status "stored" and the loss in
+    `reason` (e.g. "lost 3 of 12 frames (corrupt: 5, 6, 7)").
+    """
 
     sequence_id: str
     status: str
@@ -26,14 +32,22 @@ class IngestOutcome:
     seconds: float = 0.0
 
 
+@functools.lru_cache(maxsize=1)
+def ingest_code_version() -> str:
+    """The version of the decoding code (this module and what it imports), once per process."""
+    return module_version(__name__)
+
+
 def is_current(store: SequenceStore, entry: SequenceEntry, spec: FrameSpec) -> bool:
-    """True when the store holds this sequence from the same bytes, extracted the same way."""
+    """True when the store holds this sequence from the same bytes, extracted the same way by
+    the same code."""
     attrs = store.sequence_attrs(entry.sequence_id)
     return (
         attrs is not None
         and bool(entry.content_hash)
         and attrs.get("content_hash") == entry.content_hash
         and attrs.get("extraction") == spec.as_attrs()
+        and attrs.get("code_version") == ingest_code_version()
     )
 
 
@@ -45,8 +59,18 @@ def ingest_sequence(
     layout: str,
     chunk_frames: int = DEFAULT_CHUNK_FRAMES,
     box_finder: BoxFinder | None = None,
+    allow_partial: bool = False,
 ) -> IngestOutcome:
     """Stores one sequence unless the store already holds it current.
+
+    Decoding is strict: any damaged, missing or unreadable frame fails the sequence, and a stored
+    version of it stays as it was (the new one is built in staging and swapped in only whole).
+    With `allow_partial=True` such frames are skipped instead (the others keep their source
+    indices, so ground truth stays aligned), and the sequence's attributes record the loss as
+    "lost_frames": {"declared": int | None, "decoded": int, "corrupt": [source index, ...],
+    "missing": int, "errors": [str, ...]} (see `storage.frames.LostFrames`); the key is absent
+    when nothing was lost. `allow_partial` is not part of the extraction attributes, so it does
+    not make a stored sequence stale.
 
     Raises:
       FrameDecodeError, GroundTruthError: the source or its sidecar is bad (nothing is written).
@@ -59,10 +83,18 @@ def ingest_sequence(
     fps = truth.fps if truth else source_fps(entry.source, entry.kind, spec.image_fps)
     kept_indices: list[np.ndarray] = []
     kept_boxes: list[np.ndarray] = []
+    lost = LostFrames()
 
     def frame_pieces():
         for batch in extract_frames(
-            entry.source, entry.kind, spec, batch_frames=chunk_frames, box_finder=box_finder, fps=fps
+            entry.source,
+            entry.kind,
+            spec,
+            batch_frames=chunk_frames,
+            box_finder=box_finder,
+            fps=fps,
+            allow_partial=allow_partial,
+            lost=lost,
         ):
             kept_indices.append(batch.source_indices)
             kept_boxes.append(batch.boxes)
@@ -97,14 +129,24 @@ def ingest_sequence(
         "source_mtime_ns": entry.mtime_ns,
         "content_hash": entry.content_hash,
         "extraction": spec.as_attrs(),
+        "code_version": ingest_code_version(),
         "source_fps": fps,
         "fps": output_fps,
         "has_groundtruth": truth is not None,
         "covariates": truth.covariates if truth else {},
     }
-    store.write_sequence(entry.sequence_id, lambda: {**attrs, "frame_count": int(sum(map(len, kept_indices)))}, arrays)
+
+    def final_attrs() -> dict:
+        # Called once every array is written, so the decoder has reached the end of the source.
+        losses = {} if lost.complete else {"lost_frames": lost.as_attrs()}
+        return {**attrs, "frame_count": int(sum(map(len, kept_indices))), **losses}
+
+    store.write_sequence(entry.sequence_id, final_attrs, arrays)
     frame_count = int(sum(map(len, kept_indices)))
-    return IngestOutcome(entry.sequence_id, "stored", frames=frame_count, seconds=time.perf_counter() - started)
+    reason = "" if lost.complete else lost.summary()
+    return IngestOutcome(
+        entry.sequence_id, "stored", reason, frames=frame_count, seconds=time.perf_counter() - started
+    )
 
 
 def _mapped_groundtruth(truth: GroundTruth, indices, boxes, size: int, entry: SequenceEntry):

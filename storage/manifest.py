@@ -4,6 +4,10 @@
 hashable value listing every sequence with its labels and a content hash, plus the files that
 fit no pattern of the layout (reported, never guessed at). Everything downstream keys on
 `SequenceEntry.sequence_id` and decides what to redo from `SequenceEntry.content_hash`.
+
+One bad path never refuses the whole archive: files sharing a sequence id, and symlinks whose
+target lies outside the archive, are left out and listed in `unmatched` with the reason. Nothing
+outside the archive is opened or hashed; symlinks within it are followed, each folder once.
 """
 
 from __future__ import annotations
@@ -107,6 +111,12 @@ def discover(root: str | os.PathLike, layout: str, *, with_hashes: bool = True) 
       with_hashes: hash every source's bytes (needed to decide what is current); off, the
         hash is left empty, for a quick listing.
 
+    Returns:
+      The manifest; `unmatched` also lists every file of a duplicated sequence id ("duplicate
+      sequence id ID (also: PATH, ...)"), each symlink that leaves the archive ("symlink PATH
+      points outside the archive (to TARGET); not followed") and each sequence left out because
+      one of its files or its ground truth is such a symlink.
+
     Raises:
       ArchiveError: the root is missing or not a folder, or the layout is unknown.
     """
@@ -125,18 +135,15 @@ def discover(root: str | os.PathLike, layout: str, *, with_hashes: bool = True) 
         root=str(root_path),
         layout=layout,
         entries=tuple(sorted(entries)),
-        unmatched=tuple(sorted(unmatched, key=lambda u: u.path)),
+        unmatched=tuple(sorted(unmatched, key=lambda u: (u.path, u.reason))),
     )
 
 
 def fingerprint(entry: SequenceEntry) -> str:
     """The content hash of an entry's source (and sidecar), read from disk now."""
     source = Path(entry.source)
-    if entry.kind == "images":
-        files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    else:
-        files = [source]
-    return _hash_files(files, Path(entry.sidecar) if entry.sidecar else Path(entry.source + ".no-sidecar"))
+    files = _folder_images(source) if entry.kind == "images" else [source]
+    return _hash_files(files, Path(entry.sidecar) if entry.sidecar else None)
 
 
 def sequence_labels_from_id(sequence_id: str, layout: str) -> dict[str, object]:
@@ -170,10 +177,10 @@ def sequence_labels_from_id(sequence_id: str, layout: str) -> dict[str, object]:
 
 
 def _discover_videos(root: Path, layout: str, with_hashes: bool):
-    entries: list[SequenceEntry] = []
-    unmatched: list[UnmatchedFile] = []
-    for path in _walk_files(root):
-        relative = path.relative_to(root).as_posix()
+    files, unmatched = _walk_archive(root)
+    candidates: dict[str, list[tuple[Path, Path]]] = {}
+    for path, real in files:
+        relative = _relative(root, path)
         if path.name.endswith(SIDECAR_SUFFIX):
             continue
         if path.suffix.lower() not in VIDEO_SUFFIXES:
@@ -189,36 +196,53 @@ def _discover_videos(root: Path, layout: str, with_hashes: bool):
             sequence_id = stem
         else:
             sequence_id = relative
-        entries.append(_video_entry(path, sequence_id, layout, with_hashes))
-    _reject_duplicate_ids(entries)
+        candidates.setdefault(sequence_id, []).append((path, real))
+    entries: list[SequenceEntry] = []
+    for sequence_id, found in candidates.items():
+        if len(found) > 1:
+            unmatched.extend(_duplicates(root, sequence_id, [path for path, _ in found]))
+            continue
+        path, real = found[0]
+        sidecar, problem = _sidecar(root, path.with_name(path.name[: -len(path.suffix)] + SIDECAR_SUFFIX))
+        if problem:
+            reason = f"sequence left out: its ground-truth sidecar {problem}"
+            unmatched.append(UnmatchedFile(_relative(root, path), reason))
+            continue
+        entries.append(_video_entry(real, sidecar, sequence_id, layout, with_hashes))
     return entries, unmatched
 
 
 def _discover_tum_gaid(root: Path, with_hashes: bool):
     entries: list[SequenceEntry] = []
     unmatched: list[UnmatchedFile] = []
-    for subject_dir in sorted(p for p in root.iterdir() if not p.name.startswith(".")):
-        if not subject_dir.is_dir() or not _TUM_SUBJECT.match(subject_dir.name):
+    for subject_dir, subject_real in _children(root, root, unmatched):
+        if not subject_real.is_dir() or not _TUM_SUBJECT.match(subject_dir.name):
             unmatched.append(UnmatchedFile(subject_dir.name, "not a TUM GAID subject folder (pNNN)"))
             continue
-        for sequence_dir in sorted(p for p in subject_dir.iterdir() if not p.name.startswith(".")):
-            relative = sequence_dir.relative_to(root).as_posix()
-            if sequence_dir.is_dir() and sequence_dir.name.startswith("back"):
+        for sequence_dir, sequence_real in _children(root, subject_dir, unmatched):
+            relative = _relative(root, sequence_dir)
+            if sequence_real.is_dir() and sequence_dir.name.startswith("back"):
                 continue
-            if not sequence_dir.is_dir() or not _TUM_SEQUENCE.match(sequence_dir.name):
+            if not sequence_real.is_dir() or not _TUM_SEQUENCE.match(sequence_dir.name):
                 unmatched.append(UnmatchedFile(relative, "not a TUM GAID sequence folder (n01, b01, s01, tn01, ...)"))
                 continue
-            images = sorted(p for p in sequence_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            escaping = _escaping_links(root, sequence_dir, unmatched)
+            images = _folder_images(sequence_real)
             if not images:
                 unmatched.append(UnmatchedFile(relative, "sequence folder holds no images"))
                 continue
-            sidecar = sequence_dir / FOLDER_SIDECAR_NAME
+            read = [p.name for p in images] + [FOLDER_SIDECAR_NAME]
+            if any(name in escaping for name in read):
+                links = ", ".join(f"{relative}/{name}" for name in sorted(escaping) if name in read)
+                unmatched.append(UnmatchedFile(relative, f"sequence left out: {links} points outside the archive"))
+                continue
+            sidecar = sequence_real / FOLDER_SIDECAR_NAME
             sequence_id = f"{subject_dir.name}/{sequence_dir.name}"
             stats = [p.stat() for p in images]
             entries.append(
                 SequenceEntry(
                     sequence_id=sequence_id,
-                    source=str(sequence_dir),
+                    source=str(sequence_real),
                     kind="images",
                     **sequence_labels_from_id(sequence_id, "tum-gaid"),
                     size=sum(s.st_size for s in stats),
@@ -230,25 +254,31 @@ def _discover_tum_gaid(root: Path, with_hashes: bool):
     return entries, unmatched
 
 
-def _video_entry(path: Path, sequence_id: str, layout: str, with_hashes: bool) -> SequenceEntry:
-    sidecar = path.with_name(path.name[: -len(path.suffix)] + SIDECAR_SUFFIX)
-    stat = path.stat()
+def _video_entry(
+    source: Path, sidecar: Path | None, sequence_id: str, layout: str, with_hashes: bool
+) -> SequenceEntry:
+    stat = source.stat()
     return SequenceEntry(
         sequence_id=sequence_id,
-        source=str(path),
+        source=str(source),
         kind="video",
         **sequence_labels_from_id(sequence_id, layout),
         size=stat.st_size,
         mtime_ns=stat.st_mtime_ns,
-        content_hash=_hash_files([path], sidecar) if with_hashes else "",
-        sidecar=str(sidecar) if sidecar.is_file() else None,
+        content_hash=_hash_files([source], sidecar) if with_hashes else "",
+        sidecar=str(sidecar) if sidecar else None,
     )
 
 
-def _hash_files(paths: Iterable[Path], sidecar: Path) -> str:
+def _folder_images(folder: Path) -> list[Path]:
+    """The frames of an image sequence, as `storage.frames` reads them (hidden names included)."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _hash_files(paths: Iterable[Path], sidecar: Path | None) -> str:
     """SHA-256 over names and bytes; the sidecar counts, so new ground truth means new content."""
     digest = hashlib.sha256()
-    for path in [*paths, *([sidecar] if sidecar.is_file() else [])]:
+    for path in [*paths, *([sidecar] if sidecar is not None and sidecar.is_file() else [])]:
         digest.update(path.name.encode() + b"\0")
         with open(path, "rb") as stream:
             while block := stream.read(_HASH_BLOCK):
@@ -256,19 +286,118 @@ def _hash_files(paths: Iterable[Path], sidecar: Path) -> str:
     return digest.hexdigest()
 
 
-def _walk_files(root: Path) -> list[Path]:
-    found = []
-    for directory, subdirs, files in os.walk(root):
-        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-        found.extend(Path(directory) / name for name in sorted(files) if not name.startswith("."))
-    return found
+# Symlinks: an archive may link to its own files and folders, but never out of itself. A link is
+# resolved (not followed) first; one whose target lies outside the root is reported and nothing
+# behind it is stat'ed, opened or hashed. Entries keep the resolved path as their source, so later
+# reads (fingerprint, decoding) go to the file that was checked, not through the link again.
 
 
-def _reject_duplicate_ids(entries: list[SequenceEntry]) -> None:
-    seen: dict[str, str] = {}
-    for entry in entries:
-        if entry.sequence_id in seen:
-            raise ArchiveError(
-                f"sequence {entry.sequence_id!r} appears twice: {seen[entry.sequence_id]} and {entry.source}"
-            )
-        seen[entry.sequence_id] = entry.source
+def _relative(root: Path, path: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _inside(root: Path, path: Path) -> Path | None:
+    """The real path of `path` when it lies inside `root` (the root itself included), else None."""
+    real = Path(os.path.realpath(path))
+    return real if real.is_relative_to(root) else None
+
+
+def _outside(root: Path, link: Path) -> UnmatchedFile:
+    relative = _relative(root, link)
+    target = os.path.realpath(link)
+    return UnmatchedFile(relative, f"symlink {relative} points outside the archive (to {target}); not followed")
+
+
+def _children(root: Path, folder: Path, unmatched: list[UnmatchedFile]) -> list[tuple[Path, Path]]:
+    """Non-hidden entries of `folder` as (path under the root, real path), sorted by name.
+
+    Symlinks that leave the archive or lead nowhere are reported and left out; an unreadable
+    folder is reported and has no entries.
+    """
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError as error:
+        unmatched.append(UnmatchedFile(_relative(root, folder), f"folder cannot be read ({error.strerror})"))
+        return []
+    children = []
+    for name in names:
+        if name.startswith("."):
+            continue
+        path = folder / name
+        real = _inside(root, path)
+        if real is None:
+            unmatched.append(_outside(root, path))
+        elif path.is_symlink() and not real.exists():
+            relative = _relative(root, path)
+            unmatched.append(UnmatchedFile(relative, f"symlink {relative} points to nothing; not followed"))
+        else:
+            children.append((path, real))
+    return children
+
+
+def _walk_archive(root: Path) -> tuple[list[tuple[Path, Path]], list[UnmatchedFile]]:
+    """Every non-hidden file under `root` as (path under the root, real path), plus what was skipped.
+
+    The real folder tree is walked first; symlinked folders inside the archive are followed
+    afterwards, each real folder once (so a link to a folder already listed, or to one of its own
+    parents, is reported instead of walked twice or in a loop).
+    """
+    files: list[tuple[Path, Path]] = []
+    unmatched: list[UnmatchedFile] = []
+    walked = {root}
+    folders: list[Path] = [root]
+    linked: list[tuple[Path, Path]] = []
+    while folders or linked:
+        if folders:
+            folder = folders.pop()
+        else:
+            folder, real = linked.pop(0)
+            if real in walked:
+                relative, target = _relative(root, folder), _relative(root, real)
+                reason = f"symlink {relative} leads to a folder already listed ({target}); not followed"
+                unmatched.append(UnmatchedFile(relative, reason))
+                continue
+            walked.add(real)
+        for path, real in _children(root, folder, unmatched):
+            if real.is_dir():
+                if path.is_symlink():
+                    linked.append((path, real))
+                elif real not in walked:
+                    walked.add(real)
+                    folders.append(path)
+            elif real.is_file():
+                files.append((path, real))
+    return files, unmatched
+
+
+def _escaping_links(root: Path, folder: Path, unmatched: list[UnmatchedFile]) -> set[str]:
+    """Names in `folder` (hidden ones too) that are symlinks leaving the archive; each is reported."""
+    escaping = set()
+    for name in sorted(os.listdir(folder)):
+        path = folder / name
+        if path.is_symlink() and _inside(root, path) is None:
+            unmatched.append(_outside(root, path))
+            escaping.add(name)
+    return escaping
+
+
+def _sidecar(root: Path, candidate: Path) -> tuple[Path | None, str | None]:
+    """(real path of the sidecar or None, a problem or None): a sidecar may not leave the archive."""
+    if not os.path.lexists(candidate):
+        return None, None
+    real = _inside(root, candidate)
+    if real is None:
+        return None, f"{_relative(root, candidate)} points outside the archive"
+    return (real if real.is_file() else None), None
+
+
+def _duplicates(root: Path, sequence_id: str, paths: list[Path]) -> list[UnmatchedFile]:
+    """Every file of an id found more than once, each naming the others; none of them is listed."""
+    relatives = sorted(_relative(root, path) for path in paths)
+    return [
+        UnmatchedFile(
+            relative,
+            f"duplicate sequence id {sequence_id} (also: {', '.join(r for r in relatives if r != relative)})",
+        )
+        for relative in relatives
+    ]

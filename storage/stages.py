@@ -114,7 +114,11 @@ def read_vectors(store: SequenceStore, stage: str, name: str, array: str = "vect
     for sequence_id, sequence_attrs in sorted(store.all_sequence_attrs().items()):
         if store.has_stage(sequence_id, stage, name):
             ids.append(sequence_id)
-            vectors.append(np.asarray(store.open_stage(sequence_id, stage, name)[array][:]))
+            vector = np.asarray(store.open_stage(sequence_id, stage, name)[array][:])
+            if not np.isfinite(vector).all():
+                raise ValueError(f"{store.path}: sequence {sequence_id!r} has a {stage}/{name} {array} with NaN "
+                                 "or infinity; describe it again")
+            vectors.append(vector)
             attrs.append(sequence_attrs)
     if not vectors:
         raise ValueError(f"{store.path}: no sequence has {stage}/{name}; run that stage first")

@@ -15,6 +15,13 @@ Writes are atomic per group: a group is built under `_staging/` (template first,
 chunk-aligned regions) and renamed into place only once complete, so readers never see half a
 sequence, and a crash leaves at most a staging folder that `recover()` clears. Replacing a
 group moves the old one to `_trash/` first, and `recover()` puts it back if the swap was cut off.
+
+One writer at a time: `SequenceStore.writer()` takes the store's lock file (an OS lock, freed
+when its process dies), clears what a crashed writer left, and yields a lease token. Worker
+processes of the same run open the store with that lease, and every write checks that the
+lease still holds the lock, so a second run waits instead of clearing the first run's staging
+folders, and workers of a dead run cannot swap anything in. A write without a lease takes the
+lock itself for that write.
 """
 
 from __future__ import annotations
@@ -26,10 +33,15 @@ import json
 import os
 import re
 import shutil
+import socket
+import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
+import filelock
 import numpy as np
 import zarr
 from zarr.codecs import ZstdCodec
@@ -38,6 +50,9 @@ FORMAT = "gaitflow.store/1"
 SEQUENCES = "sequences"
 _STAGING = "_staging"
 _TRASH = "_trash"
+_LOCK_FILE = ".writer.lock"
+_HOLDER_FILE = ".writer.json"
+_WAIT_REPORT_S = 60.0
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -55,6 +70,12 @@ def default_compressors() -> tuple:
 
 class StoreError(RuntimeError):
     """The store cannot be opened or written; the message names the path."""
+
+
+# Writer locks this process holds, by store path: (lock, lease token, depth). Process-wide
+# rather than per thread, because a flow's tasks run in other threads of the lock holder.
+_held: dict[Path, list] = {}
+_held_guard = threading.Lock()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,15 +103,93 @@ def sequence_key(sequence_id: str) -> str:
 class SequenceStore:
     """A zarr store of sequences on the local file system."""
 
-    def __init__(self, path: str | os.PathLike, *, create: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike, *, create: bool = False, lease: str | None = None) -> None:
         self.path = Path(path).expanduser().resolve()
-        if create:
-            self._create()
-        elif not (self.path / "zarr.json").is_file():
-            raise StoreError(f"{self.path}: not a gaitflow store (no zarr.json); ingest an archive first")
+        self.lease = lease
+        self.recovered: list[str] = []
+        if create and not (self.path / "zarr.json").is_file():
+            with self.writer(create=True):
+                pass
+        _check_store_folder(self.path, create=False)
         attrs = self._root_attrs()
         if attrs.get("format") != FORMAT:
             raise StoreError(f"{self.path}: not a gaitflow store (format {attrs.get('format')!r})")
+
+    # ----------------------------------------------------------------------------- the writer lock
+    @contextlib.contextmanager
+    def writer(self, *, on_wait: Callable[[str], None] | None = None, create: bool = False) -> Iterator[str]:
+        """Holds the store's writer lock for the block; yields the lease token for worker processes.
+
+        Waits while another process holds the lock, calling `on_wait` with a line that names the
+        holder (then once a minute). Re-entrant within a process. On first entry it creates the
+        store when `create` is set and runs `recover()` (the last writer's leftovers are now
+        known to be dead); its actions are in `self.recovered`.
+        """
+        with _held_guard:
+            held = _held.get(self.path)
+            if held is not None:
+                held[2] += 1
+        previous_lease = self.lease
+        if held is not None:
+            self.lease, self.recovered = held[1], []
+            try:
+                yield held[1]
+            finally:
+                self.lease = previous_lease
+                with _held_guard:
+                    held[2] -= 1
+            return
+        _check_store_folder(self.path, create)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            lock = _acquire(self.path, on_wait)
+        except OSError as error:
+            raise StoreError(f"{self.path}: cannot create the store: {error}") from error
+        token = uuid.uuid4().hex
+        try:
+            _write_json_atomic(self.path / _HOLDER_FILE, {
+                "lease": token, "pid": os.getpid(), "host": socket.gethostname(),
+                "command": " ".join(sys.argv)[:300], "since": time.strftime("%Y-%m-%d %H:%M:%S"),
+            })
+            with _held_guard:
+                _held[self.path] = [lock, token, 1]
+            if create:
+                self._create()
+            self.lease = token
+            self.recovered = self.recover()
+            yield token
+        finally:
+            self.lease = previous_lease
+            with _held_guard:
+                _held.pop(self.path, None)
+            lock.release()
+
+    def holds_writer_lock(self) -> bool:
+        """True when this process, or the run whose lease this store was opened with, holds the lock."""
+        with _held_guard:
+            if self.path in _held:
+                return True
+        if self.lease is None:
+            return False
+        try:
+            holder = json.loads((self.path / _HOLDER_FILE).read_text())
+        except (OSError, ValueError):
+            return False
+        return holder.get("lease") == self.lease and _lock_is_taken(self.path)
+
+    @contextlib.contextmanager
+    def _locked_for_call(self) -> Iterator[None]:
+        """Makes one write safe: checks the lease, or takes the lock for the call when there is none."""
+        if self.holds_writer_lock():
+            yield
+            return
+        if self.lease is not None:
+            raise StoreError(
+                f"{self.path}: the writer lease {self.lease[:8]} no longer holds the store's lock "
+                "(its run ended or died); nothing was written"
+            )
+        with self.writer():
+            yield
 
     # ----------------------------------------------------------------------------- reading
     def sequence_ids(self) -> list[str]:
@@ -136,7 +235,7 @@ class SequenceStore:
         frame count that are known only then).
         """
         destination = self._sequence_dir(sequence_id)
-        with self._staged(destination) as group:
+        with self._locked_for_call(), self._staged(destination) as group:
             _write_group(group, attrs, arrays, sequence_id)
 
     def write_stage(
@@ -149,19 +248,23 @@ class SequenceStore:
     ) -> None:
         """Writes one stage output of a stored sequence atomically (e.g. features/<model>)."""
         sequence_dir = self._sequence_dir(sequence_id)
-        if not (sequence_dir / "zarr.json").is_file():
-            raise StoreError(f"{self.path}: sequence {sequence_id!r} is not stored")
-        stage_dir = sequence_dir / _checked(stage)
-        if not (stage_dir / "zarr.json").is_file():
-            zarr.open_group(str(stage_dir), mode="a")
-        with self._staged(stage_dir / _checked(name)) as group:
-            _write_group(group, attrs, arrays, sequence_id)
+        with self._locked_for_call():
+            if not (sequence_dir / "zarr.json").is_file():
+                raise StoreError(f"{self.path}: sequence {sequence_id!r} is not stored")
+            stage_dir = sequence_dir / _checked(stage)
+            if not (stage_dir / "zarr.json").is_file():
+                zarr.open_group(str(stage_dir), mode="a")
+            with self._staged(stage_dir / _checked(name)) as group:
+                _write_group(group, attrs, arrays, sequence_id)
 
     def recover(self) -> list[str]:
         """Finishes or undoes swaps a crash cut off and clears stale staging; returns what it did.
 
-        Call it when no writer is running (a flow calls it once before it maps its tasks).
+        Runs only under the writer lock (`writer()` calls it), so no live writer's staging
+        folder is ever touched.
         """
+        if not self.holds_writer_lock():
+            raise StoreError(f"{self.path}: recovery needs the store's writer lock (use SequenceStore.writer())")
         actions = []
         trash = self.path / _TRASH
         for manifest in sorted(trash.glob("*.json")) if trash.is_dir() else []:
@@ -184,8 +287,7 @@ class SequenceStore:
         try:
             if (self.path / "zarr.json").is_file():
                 return
-            if self.path.exists() and any(self.path.iterdir()):
-                raise StoreError(f"{self.path}: folder exists and is not a gaitflow store")
+            _check_store_folder(self.path, create=True)
             root = zarr.open_group(str(self.path), mode="a")
             root.attrs.update({"format": FORMAT})
             zarr.open_group(str(self.path / SEQUENCES), mode="a")
@@ -222,6 +324,8 @@ class SequenceStore:
             raise StoreError(f"{self.path}: cannot write to the store: {error}") from error
         try:
             yield group
+            if not self.holds_writer_lock():
+                raise StoreError(f"{self.path}: lost the writer lock while writing {destination.name}; nothing was swapped in")
             self._swap_in(staging, destination, token)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -241,6 +345,63 @@ class SequenceStore:
         os.replace(staging, destination)
         record.unlink()
         shutil.rmtree(parked, ignore_errors=True)
+
+
+def _check_store_folder(path: Path, create: bool) -> None:
+    """Refuses, before anything is written there, a path that is not (and cannot become) a store."""
+    if (path / "zarr.json").is_file():
+        return
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"{path}: is a file, not a gaitflow store")
+    if not create:
+        raise StoreError(f"{path}: not a gaitflow store (no zarr.json); ingest an archive first")
+    if path.exists() and any(p.name not in (_LOCK_FILE, _HOLDER_FILE) for p in path.iterdir()):
+        raise StoreError(f"{path}: folder exists and is not a gaitflow store")
+
+
+def _lock(path: Path) -> filelock.FileLock:
+    return filelock.FileLock(str(path / _LOCK_FILE), thread_local=False, preserve_lock_file=True)
+
+
+def _lock_is_taken(path: Path) -> bool:
+    probe = _lock(path)
+    try:
+        probe.acquire(timeout=0)
+    except filelock.Timeout:
+        return True
+    probe.release()
+    return False
+
+
+def _acquire(path: Path, on_wait: Callable[[str], None] | None) -> filelock.FileLock:
+    lock = _lock(path)
+    try:
+        lock.acquire(timeout=0)
+        return lock
+    except filelock.Timeout:
+        pass
+    while True:
+        if on_wait is not None:
+            on_wait(f"{path}: waiting for the writer lock, held by {_describe_holder(path)}")
+        try:
+            lock.acquire(timeout=_WAIT_REPORT_S)
+            return lock
+        except filelock.Timeout:
+            continue
+
+
+def _describe_holder(path: Path) -> str:
+    try:
+        holder = json.loads((path / _HOLDER_FILE).read_text())
+    except (OSError, ValueError):
+        return "another process"
+    return f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')} ({holder.get('command')})"
+
+
+def _write_json_atomic(path: Path, document: dict) -> None:
+    temporary = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
+    temporary.write_text(json.dumps(document))
+    os.replace(temporary, path)
 
 
 def _write_group(

@@ -12,6 +12,7 @@ from evaluation.protocols import evaluate, split_subjects
 from evaluation.report import ProtocolReport
 from storage.stages import read_vectors
 from storage.store import SequenceStore
+from tasks.caching import code_of
 from tasks.retries import IO_RETRIES
 
 
@@ -27,9 +28,15 @@ def choose_split(labels: SequenceLabels, protocol: str, train_subjects: str | No
     return split_subjects(labels.subject.tolist(), protocol, train_subjects)
 
 
-@task(name="evaluate-protocol", cache_policy=INPUTS + TASK_SOURCE, persist_result=True, result_serializer="json")
+@task(
+    name="evaluate-protocol",
+    cache_policy=INPUTS + TASK_SOURCE + code_of("evaluation.protocols", "evaluation.report"),
+    persist_result=True,
+    result_serializer="json",
+)
 def evaluate_protocol(vectors, labels: SequenceLabels, protocol: str, classifier: str, train: frozenset) -> dict:
-    """The protocol's report as a JSON-ready dict (cached: the same vectors are not scored twice)."""
+    """The protocol's report as a JSON-ready dict (cached: the same vectors are not scored twice
+    by the same evaluation code; a change anywhere in `evaluation/` that it runs scores again)."""
     return evaluate(vectors, labels, protocol, classifier=classifier, train_subjects=train).to_dict()
 
 

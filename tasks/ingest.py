@@ -10,11 +10,13 @@ import os
 from prefect import task
 from prefect.context import TaskRunContext
 
+from provenance import module_version
 from storage import manifest as archive_manifest
 from storage.frames import FrameDecodeError, FrameSpec
 from storage.groundtruth import GroundTruthError
 from storage.ingest import IngestOutcome, ingest_sequence
 from storage.store import SequenceStore
+from tasks.caching import task_code
 from tasks.retries import IO_RETRIES
 
 
@@ -25,24 +27,19 @@ def discover_archive(archive: str, layout: str) -> archive_manifest.ArchiveManif
     return archive_manifest.discover(archive, layout, with_hashes=False)
 
 
-@task(name="prepare-store", **IO_RETRIES)
-def prepare_store(store: str) -> list[str]:
-    """Creates the store if missing and undoes what an interrupted run left half done."""
-    return SequenceStore(store, create=True).recover()
-
-
 def source_fingerprint_key(context: TaskRunContext, parameters: dict) -> str:
     """Cache key of `fingerprint_sources`: each source's path, size and modification time, its
-    sidecar's modification time, and the task's code.
+    sidecar's modification time, and the code (the task's and `storage.manifest`'s, with what
+    it imports).
 
     The cached hashes are reused until one of those changes: editing, replacing or touching a
-    video or its ground truth, or changing this task's code, invalidates the bundle's key.
+    video or its ground truth, or changing the hashing code, invalidates the bundle's key.
     """
     stats = []
     for entry in parameters["entries"]:
         sidecar_mtime = os.stat(entry.sidecar).st_mtime_ns if entry.sidecar else 0
         stats.append((entry.source, entry.size, entry.mtime_ns, sidecar_mtime))
-    code = hashlib.sha256(context.task.fn.__code__.co_code).hexdigest()[:16]
+    code = task_code(context) + module_version("storage.manifest")
     return "fingerprint:" + hashlib.sha256(json.dumps([stats, code]).encode()).hexdigest()
 
 
@@ -61,23 +58,27 @@ def fingerprint_sources(entries: list[archive_manifest.SequenceEntry]) -> list[s
 @task(name="ingest-sequences", **IO_RETRIES)
 def ingest_bundle(
     store: str,
+    lease: str,
     entries: list[archive_manifest.SequenceEntry],
     content_hashes: list[str],
     spec: FrameSpec,
     layout: str,
     chunk_frames: int,
+    allow_partial: bool = False,
 ) -> list[IngestOutcome]:
     """Decodes and stores a bundle of sequences; a bad source becomes a "failed" outcome.
 
     Store I/O errors are raised, so Prefect retries the bundle with backoff; sequences it
     already stored are then skipped as current.
     """
-    sequence_store = SequenceStore(store)
+    sequence_store = SequenceStore(store, lease=lease)
     outcomes = []
     for entry, content_hash in zip(entries, content_hashes):
         entry = dataclasses.replace(entry, content_hash=content_hash)
         try:
-            outcomes.append(ingest_sequence(sequence_store, entry, spec, layout=layout, chunk_frames=chunk_frames))
+            outcomes.append(ingest_sequence(
+                sequence_store, entry, spec, layout=layout, chunk_frames=chunk_frames, allow_partial=allow_partial
+            ))
         except (FrameDecodeError, GroundTruthError) as error:
             outcomes.append(IngestOutcome(entry.sequence_id, "failed", str(error)))
     return outcomes

@@ -11,9 +11,11 @@ from prefect import task
 from prefect.context import TaskRunContext
 
 from flows.params import GaitTrainingOptions, PoseTrainingOptions, TrackingParams
+from provenance import module_version
 from stages.gait_training import feature_table, train_gait_model
 from stages.pose_training import groundtruth_sequences, train_pose_model
 from storage.store import SequenceStore
+from tasks.caching import task_code
 from tasks.retries import TRACKING_RETRIES
 from tracking import mlflow_tracking
 
@@ -22,8 +24,9 @@ def _digest(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def _code(context: TaskRunContext) -> str:
-    return hashlib.sha256(context.task.fn.__code__.co_code).hexdigest()[:16]
+def _code(context: TaskRunContext, stage_module: str) -> str:
+    """The task's source and the source of the stage it runs, with all the project code that imports."""
+    return task_code(context) + module_version(stage_module)
 
 
 def pose_training_key(context: TaskRunContext, parameters: dict) -> str:
@@ -40,13 +43,15 @@ def pose_training_key(context: TaskRunContext, parameters: dict) -> str:
         if allowed is None or a["subject"] in allowed
     )
     options = parameters["options"].model_dump(mode="json")
-    return "pose:" + _digest(str(store.path), data, options, parameters["only_subjects"], _code(context))
+    return "pose:" + _digest(str(store.path), data, options, parameters["only_subjects"],
+                             _code(context, "stages.pose_training"))
 
 
 def gait_training_key(context: TaskRunContext, parameters: dict) -> str:
     """Cache key of `train_gait_task`: the pose model whose features it trains on, the training
     people's sequences that have them (with their content hashes), the protocol split, the
-    options, the task's code.
+    options, and the code: this task's and `stages.gait_training` with every project module it
+    imports.
 
     A cached model is reused until any of those changes; new videos of test people do not
     invalidate it.
@@ -59,7 +64,7 @@ def gait_training_key(context: TaskRunContext, parameters: dict) -> str:
     data = sorted((i, a["content_hash"]) for i, a in table.items() if a["subject"] in train)
     return "gait:" + _digest(
         str(store.path), parameters["features_tag"], data, parameters["protocol"], parameters["train_subjects"],
-        parameters["options"].model_dump(mode="json"), _code(context),
+        parameters["options"].model_dump(mode="json"), _code(context, "stages.gait_training"),
     )
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
 from gaitflow.cli import build_parser
+from tests.videos import moving_square_frames, write_video
 
 COMMANDS = ("ingest", "synth", "train-pose", "features", "train-gait", "describe", "evaluate", "run", "demo")
 
@@ -31,17 +34,61 @@ def test_arguments_parse_into_the_flow_parameters():
         build_parser().parse_args(["synth", "out", "--views", "left,right"])
 
 
+def _gaitflow(home, *args, timeout=60):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_", "GAITFLOW_"))}
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "gaitflow.cli", "--home", str(home), *args],
+                            capture_output=True, text=True, env=env, timeout=timeout)
+    return result, time.monotonic() - started
+
+
 def test_a_missing_archive_is_a_json_error_with_its_path(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
-    result = subprocess.run(
-        [sys.executable, "-m", "gaitflow.cli", "--home", str(tmp_path / "home"), "ingest", str(tmp_path / "nowhere"),
-         "--store", str(tmp_path / "s.zarr"), "--json"],
-        capture_output=True, text=True, env=env, timeout=300,
-    )
+    result, _ = _gaitflow(tmp_path / "home", "ingest", str(tmp_path / "nowhere"), "--store", str(tmp_path / "s.zarr"),
+                          "--json")
     assert result.returncode == 2
     error = json.loads(result.stdout.strip().splitlines()[-1])["error"]
     assert "nowhere" in error and "does not exist" in error
     assert "gaitflow: error:" in result.stderr
+
+
+def _one_line_error(result, seconds, *expected):
+    """Exit 2, one `gaitflow: error:` line naming the problem, no traceback, and fast (no server started)."""
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("gaitflow: error:"), result.stderr[-2000:]
+    for text in expected:
+        assert text in lines[0]
+    assert seconds < 30, f"took {seconds:.0f} s: a server or cluster was started before the check"
+
+
+def test_archive_level_problems_are_one_line_before_anything_starts(tmp_path):
+    home = tmp_path / "home"
+    empty = tmp_path / "empty-archive"
+    empty.mkdir()
+    result, seconds = _gaitflow(home, "ingest", str(empty), "--store", str(tmp_path / "s.zarr"))
+    _one_line_error(result, seconds, "empty-archive", "nothing to do")
+    assert not (tmp_path / "s.zarr").exists()
+
+    archive = tmp_path / "archive" / "video"
+    archive.mkdir(parents=True)
+    write_video(archive / "001-nm-01-090.avi", moving_square_frames(4))
+    store_file = tmp_path / "store-file"
+    store_file.write_text("precious")
+    result, seconds = _gaitflow(home, "ingest", str(archive.parent), "--store", str(store_file))
+    _one_line_error(result, seconds, "store-file", "is a file")
+    assert store_file.read_text() == "precious"
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result, seconds = _gaitflow(home, "ingest", str(archive.parent), "--store", str(tmp_path / "s.zarr"),
+                                "--dask-address", f"tcp://127.0.0.1:{port}", "--json")
+    _one_line_error(result, seconds, f"127.0.0.1:{port}", "no Dask scheduler")
+    assert "no Dask scheduler" in json.loads(result.stdout)["error"]
+    assert not (tmp_path / "s.zarr").exists()
+
+    result, seconds = _gaitflow(home, "describe", "--store", str(tmp_path / "no-store.zarr"), "--gait-model", "m.keras")
+    _one_line_error(result, seconds, "no-store.zarr", "not a gaitflow store")
 
 
 def test_gait_options_reach_the_training_parameters():

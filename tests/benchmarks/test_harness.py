@@ -46,7 +46,8 @@ MALFORMED = """
 NO_RUN = """
     FIGURES = {}
 """
-RESULT_FIELDS = {"benchmark", "quick", "wall_s", "machine", "figures", "targets", "passed"}
+RESULT_FIELDS = {"benchmark", "quick", "wall_s", "machine", "load_average", "git", "code_version", "figures",
+                 "targets", "passed"}
 MACHINE_FIELDS = {"cpu_count", "usable_cpus", "platform", "python", "tensorflow", "gpus"}
 TARGET_FIELDS = {"name", "value", "limit", "op", "passed"}
 

@@ -68,3 +68,24 @@ def tum_rows(
         for index in indices
     ]
     return rows
+
+
+def view_swapping(subject: int, condition: str, index: int, view: int, session: int) -> np.ndarray:
+    """Subjects 75..77 at views 0, 90, 180: views 0 and 90 show each subject as itself; at 180
+    each subject looks like the next one (75 -> 76 -> 77 -> 75), shifted a little off the others.
+
+    Known by construction, for every condition and either classifier (rows gallery view
+    0/90/180, columns probe view 0/90/180):
+      acc = [[1, 1, 0], [1, 1, 0], [0, 0, 1]]
+      standard (identical view excluded) per probe view: 0 -> 0.5, 90 -> 0.5, 180 -> 0.0;
+        headline 1/3.
+      pooled (one gallery of every other view) per probe view: 0 -> 1, 90 -> 1 (the same
+        subject at the near view beats the shifted look-alike at 180), 180 -> 0; mean 2/3.
+    """
+    who = subject if view != 180 else 75 + (subject - 75 + 1) % 3
+    vector = np.zeros(8)
+    vector[who - 75] = 10.0
+    if view == 180:
+        vector[7] = 1.0
+    vector[6] = 0.01 * index
+    return vector

@@ -1,7 +1,12 @@
 import numpy as np
 import pytest
 
-from evaluation.classifiers import nearest_neighbour_distances, subject_scores, svm_scores
+from evaluation.classifiers import (
+    nearest_neighbour_distances,
+    score_gallery,
+    subject_scores,
+    svm_scores,
+)
 
 
 def _clusters(subjects=("s1", "s2", "s3"), per_subject=4, dimension=8, seed=0):
@@ -42,6 +47,21 @@ def test_nearest_neighbour_cosine_ignores_length():
         gallery, np.array(["x", "y"]), np.array([[5.0, 0.0]]), metric="cosine"
     )
     np.testing.assert_allclose(scores.matrix, [[0.0, 1.0]], atol=1e-12)
+
+
+def test_score_gallery_ranks_sequences_for_nn_and_subjects_for_svm():
+    gallery = np.array([[0.0], [10.0], [3.0]])
+    names = np.array(["a", "b", "a"])
+    nn = score_gallery("nn", gallery, names, np.array([[4.0]]))
+    np.testing.assert_allclose(nn.by_entry, [[4.0, 6.0, 1.0]])  # one column per sequence
+    assert nn.entry_subjects.tolist() == ["a", "b", "a"]
+    np.testing.assert_allclose(nn.by_subject.matrix, [[1.0, 6.0]])
+    assert not nn.higher_is_better
+    svm = score_gallery("svm", gallery, names, np.array([[4.0]]))
+    assert svm.by_entry.shape == (1, 2) and svm.entry_subjects.tolist() == ["a", "b"]
+    assert svm.higher_is_better
+    with pytest.raises(ValueError, match="classifier must be"):
+        score_gallery("knn", gallery, names, np.array([[4.0]]))
 
 
 def test_subject_scores_dispatches():

@@ -10,6 +10,7 @@ from evaluation.metrics import (
     genuine_impostor_scores,
     match_ranks,
     mean_average_precision,
+    mean_reciprocal_rank,
     rank_k_accuracy,
     roc_curve,
 )
@@ -65,11 +66,55 @@ def test_average_precision_with_one_and_with_several_relevant_entries():
     np.testing.assert_allclose(ap, [(1 + 2 / 3) / 2])
 
 
+def test_mean_average_precision_of_a_hand_computed_gallery():
+    # Gallery of five sequences, distances from two probes.
+    gallery = np.array(["x", "y", "x", "y", "x"])
+    distances = np.array(
+        [
+            [0.1, 0.2, 0.3, 0.4, 0.5],  # probe x: ranked x y x y x -> (1/1 + 2/3 + 3/5) / 3
+            [0.1, 0.5, 0.2, 0.3, 0.4],  # probe y: ranked x x y x y -> (1/3 + 2/5) / 2
+        ]
+    )
+    probes = np.array(["x", "y"])
+    ap_x = (1 + 2 / 3 + 3 / 5) / 3
+    ap_y = (1 / 3 + 2 / 5) / 2
+    np.testing.assert_allclose(
+        average_precisions(distances, probes, gallery, higher_is_better=False), [ap_x, ap_y]
+    )
+    assert mean_average_precision(distances, probes, gallery, higher_is_better=False) == pytest.approx(
+        (ap_x + ap_y) / 2
+    )
+    # Not the mean reciprocal rank: that only sees the first right entry (ranks 1 and 3).
+    assert mean_reciprocal_rank(distances, probes, gallery, higher_is_better=False) == pytest.approx(
+        (1 + 1 / 3) / 2
+    )
+
+
+def test_mean_average_precision_is_the_mean_of_the_per_probe_values_even_with_ties():
+    rng = np.random.default_rng(3)
+    gallery = np.array(list("aabbbcd"))
+    probes = np.array(list("abcdabcd"))
+    scores = rng.integers(0, 3, size=(probes.size, gallery.size)).astype(float)  # many ties
+    per_probe = average_precisions(scores, probes, gallery, higher_is_better=True)
+    assert mean_average_precision(scores, probes, gallery, higher_is_better=True) == pytest.approx(
+        per_probe.mean()
+    )
+
+
 def test_mean_average_precision_of_perfect_and_of_constant_scores():
     identity = np.eye(3)
     assert mean_average_precision(identity, GALLERY, GALLERY, higher_is_better=True) == 1.0
     # Constant scores: ties go against the probe, so its single match is last.
     assert mean_average_precision(np.zeros((3, 3)), GALLERY, GALLERY, higher_is_better=True) == pytest.approx(1 / 3)
+
+
+def test_mean_reciprocal_rank_of_known_ranks():
+    # Ranks 1, 2, 3 (see test_match_ranks_of_scores_and_of_distances).
+    scores = np.array([[0.9, 0.1, 0.5], [0.2, 0.8, 0.9], [0.1, 0.2, 0.3]])
+    probes = np.array(["a", "b", "a"])
+    assert mean_reciprocal_rank(scores, probes, GALLERY, higher_is_better=True) == pytest.approx(
+        (1 + 1 / 2 + 1 / 3) / 3
+    )
 
 
 def test_genuine_impostor_split():
@@ -129,6 +174,8 @@ def test_matrix_errors(scores, probes, gallery, message):
         match_ranks(scores, probes, gallery, higher_is_better=True)
     with pytest.raises(ValueError, match=message):
         mean_average_precision(scores, probes, gallery, higher_is_better=True)
+    with pytest.raises(ValueError, match=message):
+        mean_reciprocal_rank(scores, probes, gallery, higher_is_better=True)
 
 
 def test_rank_and_curve_argument_errors():

@@ -36,14 +36,36 @@ def test_gait_training_on_missing_features_names_the_stage(tmp_path):
         feature_table(store, "abc123")
 
 
-def test_describing_with_a_model_whose_features_are_not_stored_fails_and_writes_nothing(tmp_path):
-    from storage.store import StoreError
-    from stages.gait_training import read_features
+def test_describing_sequences_whose_features_are_not_stored_fails_them_and_writes_nothing_for_them(tmp_path):
+    from nets.checkpoints import save_model
+    from nets.gait_network import GaitNN
+    from stages.descriptors import DESCRIPTORS_STAGE, describe_sequences
+    from stages.features import FEATURES_STAGE
 
     store = _store_with_sequences(tmp_path / "s.zarr")
-    with pytest.raises(StoreError, match="has no features/feedbeef"):
-        read_features(store, store.sequence_ids(), "feedbeef")
-    assert not any(store.has_stage(i, "descriptors", "x") for i in store.sequence_ids())
+    ids = store.sequence_ids()
+    model_path = tmp_path / "gait-0123456789ab.keras"
+    save_model(GaitNN(num_identities=None, extra_residual_blocks="discarded"), model_path)
+
+    def describe():
+        return describe_sequences(store, ids, str(model_path), "0123456789ab", "feedbeef", threads=1, device="cpu")
+
+    def described():
+        return [i for i in ids if store.has_stage(i, DESCRIPTORS_STAGE, "0123456789ab")]
+
+    report = describe()  # no sequence has features of "feedbeef"
+    assert report["done"] == [] and sorted(report["failed"]) == ids
+    assert all("has no features/feedbeef" in reason for reason in report["failed"].values())
+    assert described() == []
+
+    spatial = np.random.default_rng(0).normal(0, 1, (3, 17, 17, 32)).astype(np.float16)
+    store.write_stage(ids[0], FEATURES_STAGE, "feedbeef", {"pose_model": "feedbeef"},
+                      {"spatial": ChunkedArray(spatial.shape, "float16", spatial.shape, [spatial])})
+    report = describe()  # now the first has them: it alone is described, the others still fail
+    assert report["done"] == [ids[0]] and sorted(report["failed"]) == ids[1:]
+    assert described() == [ids[0]]
+    vector = np.asarray(store.open_stage(ids[0], DESCRIPTORS_STAGE, "0123456789ab")["vector"][:])
+    assert vector.shape == (512,) and vector.dtype == np.float32 and np.isfinite(vector).all()
 
 
 def test_read_vectors_without_the_stage_is_a_clear_error(tmp_path):

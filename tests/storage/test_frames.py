@@ -3,12 +3,27 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from storage.frames import FrameDecodeError, FrameSpec, extract_frames, map_joints_to_frames
-from tests.videos import moving_square_frames, write_video
+from storage.frames import FrameDecodeError, FrameSpec, LostFrames, extract_frames, map_joints_to_frames
+from tests.videos import (
+    cut_file,
+    garble_bytes,
+    moving_square_frames,
+    noise_frames,
+    packet_spans,
+    sliding_texture_frames,
+    write_image_folder,
+    write_video,
+    write_video_gop,
+)
 
 
 def _all(source, spec, **kwargs):
     batches = list(extract_frames(source, "video", spec, batch_frames=4, **kwargs))
+    return batches, np.concatenate([b.frames for b in batches])
+
+
+def _all_images(folder, **kwargs):
+    batches = list(extract_frames(folder, "images", FrameSpec(size=32), batch_frames=4, **kwargs))
     return batches, np.concatenate([b.frames for b in batches])
 
 
@@ -64,6 +79,78 @@ def test_video_without_frames_is_an_error(tmp_path):
         _all(video, FrameSpec(size=32))
 
 
+def _cut_video(tmp_path):
+    """12 key frames of about equal size, the file cut at 93 %: inside frame 10's data, so frame
+    10 decodes concealed and frame 11 is gone; 11 of the 12 frames still come out."""
+    return cut_file(write_video(tmp_path / "cut.avi", noise_frames(12), fps=25), 0.93)
+
+
+def _garbled_video(tmp_path):
+    """A sliding texture with a key frame at least every 4 frames, 16 bytes of frame 5's data
+    overwritten: FFmpeg conceals the damage and still yields all 12 frames."""
+    video = write_video_gop(tmp_path / "garbled.avi", sliding_texture_frames(12), gop=4)
+    offset, size, is_key = packet_spans(video)[5]
+    assert not is_key and packet_spans(video)[7][2]  # frame 6 is predicted from 5; 7 starts clean
+    return garble_bytes(video, offset + size // 2, 16)
+
+
+def _indices(batches):
+    return np.concatenate([b.source_indices for b in batches]).tolist()
+
+
+def test_video_cut_at_93_percent_fails_naming_the_file_and_frame(tmp_path):
+    with pytest.raises(FrameDecodeError, match=r"cut\.avi: frame 10 \(counting from 0\) is damaged"):
+        _all(_cut_video(tmp_path), FrameSpec(size=32))
+
+
+def test_garbled_video_fails_naming_the_file_and_frame(tmp_path):
+    with pytest.raises(FrameDecodeError, match=r"garbled\.avi: frame 5 \(counting from 0\) is damaged"):
+        _all(_garbled_video(tmp_path), FrameSpec(size=32))
+
+
+def test_allow_partial_keeps_the_intact_frames_of_a_cut_video_and_records_the_rest(tmp_path):
+    _, intact = _all(write_video(tmp_path / "whole.avi", noise_frames(12), fps=25), FrameSpec(size=32))
+    lost = LostFrames()
+    batches, frames = _all(_cut_video(tmp_path), FrameSpec(size=32), allow_partial=True, lost=lost)
+    assert _indices(batches) == list(range(10))
+    np.testing.assert_array_equal(frames, intact[:10])
+    assert lost.as_attrs() == {"declared": 12, "decoded": 10, "corrupt": [10], "missing": 1, "errors": []}
+
+
+def test_allow_partial_skips_a_garbled_frame_and_the_frames_predicted_from_it(tmp_path):
+    frames_in = sliding_texture_frames(12)
+    _, intact = _all(write_video_gop(tmp_path / "whole.avi", frames_in, gop=4), FrameSpec(size=32))
+    lost = LostFrames()
+    batches, frames = _all(_garbled_video(tmp_path), FrameSpec(size=32), allow_partial=True, lost=lost)
+    kept = [0, 1, 2, 3, 4, 7, 8, 9, 10, 11]
+    assert _indices(batches) == kept
+    np.testing.assert_array_equal(frames, intact[kept])  # no concealed frame slipped through
+    assert lost.as_attrs() == {"declared": 12, "decoded": 10, "corrupt": [5, 6], "missing": 0, "errors": []}
+    assert lost.summary() == "lost 2 of 12 frames (corrupt: 5, 6)"
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_half_written_image_in_a_folder_fails_naming_the_file_and_frame(tmp_path, suffix):
+    folder = tmp_path / "p001" / "n01"
+    paths = write_image_folder(folder, moving_square_frames(12, 64, 64), suffix=suffix)
+    cut_file(paths[7], 0.5)
+    with pytest.raises(FrameDecodeError, match=rf"n01/007\{suffix}: frame 7 \(counting from 0\) is damaged: truncated"):
+        list(extract_frames(folder, "images", FrameSpec(size=32), batch_frames=4))
+
+
+def test_allow_partial_skips_a_half_written_image_without_grey_filling_it(tmp_path):
+    folder = tmp_path / "p001" / "n01"
+    paths = write_image_folder(folder, moving_square_frames(12, 64, 64))
+    _, intact = _all_images(folder)
+    cut_file(paths[7], 0.5)
+    lost = LostFrames()
+    batches, frames = _all_images(folder, allow_partial=True, lost=lost)
+    kept = [i for i in range(12) if i != 7]
+    assert _indices(batches) == kept
+    np.testing.assert_array_equal(frames, intact[kept])
+    assert lost.as_attrs() == {"declared": 12, "decoded": 11, "corrupt": [7], "missing": 0, "errors": []}
+
+
 def test_spec_rejects_out_of_range_values():
     with pytest.raises(ValueError, match="frame size"):
         FrameSpec(size=4)
@@ -73,9 +160,12 @@ def test_spec_rejects_out_of_range_values():
 
 def test_person_crop_follows_a_walker_in_real_footage(shared_data):
     spec = FrameSpec(size=64, fps=2, crop="person")
-    batches = list(extract_frames(shared_data / "vtest.avi", "video", spec, batch_frames=16))
+    lost = LostFrames()
+    batches = list(extract_frames(shared_data / "vtest.avi", "video", spec, batch_frames=16, lost=lost))
     boxes = np.concatenate([b.boxes for b in batches])
     assert len(boxes) > 100
+    # Strict decoding passes real footage: every declared frame decodes intact.
+    assert lost.complete and (lost.declared, lost.decoded) == (795, 795)
     # Once the background model settles, crops are smaller than the frame and move.
     sides = boxes[20:, 2] - boxes[20:, 0]
     assert np.median(sides) < 576 and np.ptp(boxes[20:, 0]) > 20

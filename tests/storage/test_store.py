@@ -66,7 +66,10 @@ def test_recover_restores_a_version_parked_by_an_interrupted_swap(tmp_path):
     (store.path / "_staging").mkdir(exist_ok=True)
     (store.path / "_staging" / "seq.half").mkdir()
     assert store.sequence_ids() == []
-    actions = store.recover()
+    with pytest.raises(StoreError, match="writer lock"):
+        store.recover()
+    with store.writer():
+        actions = store.recovered
     assert store.sequence_ids() == ["seq"] and (store.open_sequence("seq")["frames"][:] == 4).all()
     assert any("restored" in a for a in actions) and not any((store.path / "_staging").iterdir())
 
@@ -132,3 +135,73 @@ def test_transform_frames_streams_chunks_into_a_stage(tmp_path):
     np.testing.assert_allclose(read_stage_array(store, "seq", "features", "m1", "mean")[:, 0], np.arange(7))
     np.testing.assert_allclose(read_stage_array(store, "seq", "features", "m1", "first")[:, 0], np.arange(7))
     assert store.stage_attrs("seq", "features", "m1")["frame_count"] == 7
+
+
+_SLOW_WRITER = """
+import sys, time
+import numpy as np
+from storage.store import ChunkedArray, SequenceStore
+
+store = SequenceStore(sys.argv[1], create=True)
+go_on = sys.argv[2]
+
+def pieces():
+    for number in range(4):
+        if number == 1:
+            open(go_on + ".writing", "w").close()
+            time.sleep(3)  # the other writer starts while this one is half way
+        yield np.full((2, 4, 4, 3), 10 + number, np.uint8)
+
+with store.writer():
+    store.write_sequence("seq", {"content_hash": "slow"}, {"frames": ChunkedArray((0, 4, 4, 3), "uint8", (2, 4, 4, 3), pieces())})
+"""
+
+
+def test_a_second_writer_waits_and_never_clears_the_first_writers_staging(tmp_path):
+    """Two real processes: the second one's recovery used to delete the first one's half-written group."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    path = tmp_path / "s.zarr"
+    SequenceStore(path, create=True)
+    signal = tmp_path / "signal"
+    root = Path(__file__).resolve().parents[2]
+    first = subprocess.Popen([sys.executable, "-c", _SLOW_WRITER, str(path), str(signal)], cwd=root)
+    deadline = time.monotonic() + 60
+    while not Path(str(signal) + ".writing").exists():
+        assert first.poll() is None and time.monotonic() < deadline, "the first writer never started writing"
+        time.sleep(0.05)
+    waits = []
+    second = SequenceStore(path)
+    with second.writer(on_wait=waits.append):
+        assert second.sequence_ids() == ["seq"], "the second writer got the lock while the first was writing"
+        _write(second, "other", 3)
+    assert first.wait(timeout=60) == 0
+    assert len(waits) == 1 and "waiting for the writer lock" in waits[0] and f"pid {first.pid}" in waits[0]
+    frames = second.open_sequence("seq")["frames"][:]
+    expected = np.repeat(np.arange(10, 14, dtype=np.uint8), 2)[:, None, None, None] * np.ones((1, 4, 4, 3), np.uint8)
+    np.testing.assert_array_equal(frames, expected)
+    assert second.sequence_ids() == ["other", "seq"]
+
+
+def test_a_lease_that_no_longer_holds_the_lock_writes_nothing(tmp_path):
+    store = SequenceStore(tmp_path / "s.zarr", create=True)
+    with store.writer() as lease:
+        worker_view = SequenceStore(store.path, lease=lease)
+        assert worker_view.holds_writer_lock()
+    stale = SequenceStore(store.path, lease=lease)
+    assert not stale.holds_writer_lock()
+    with pytest.raises(StoreError, match="no longer holds"):
+        _write(stale, "seq", 1)
+    staging = store.path / "_staging"
+    assert store.sequence_ids() == [] and not (staging.exists() and any(staging.iterdir()))
+
+
+def test_a_store_path_that_is_a_file_is_refused_before_anything_is_written(tmp_path):
+    target = tmp_path / "store.zarr"
+    target.write_text("not a folder")
+    with pytest.raises(StoreError, match="is a file"):
+        SequenceStore(target, create=True)
+    assert target.read_text() == "not a folder"
