@@ -139,7 +139,8 @@ def run(quick: bool) -> dict[str, Any]:
             )
             _merge(figures, tum["figures"])
         else:
-            _merge(figures, _baseline_only("tum", "tum-gaid", setup.tum_subjects, None, setup.frames, setup.tum_train, 1.0))
+            _merge(figures, _baseline_only("tum", "tum-gaid", setup.tum_subjects, None, setup.frames,
+                                           setup.tum_train, 1.0))
         for difficulty in setup.learned_difficulties:
             tag = f"difficulty_{difficulty:g}".replace(".", "p")
             result = _experiment(

@@ -7,7 +7,7 @@ import math
 import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -360,3 +360,25 @@ def _finite_or_none(x: float) -> float | None:
 
 def _percent(x: float | None) -> str:
     return "–" if x is None or not math.isfinite(x) else f"{100.0 * x:.1f}"
+
+
+_HEADLINE_PREFIXES = ("standard_rank1/", "standard_rank1_average/", "chance/")
+_HEADLINE_NAMES = ("mean_average_precision", "equal_error_rate")
+
+
+def headline_metrics(reports: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """The figures a run is compared by, for each classifier's report dict, in percent.
+
+    Args:
+      reports: classifier -> `ProtocolReport.to_dict()`.
+    Returns:
+      "<classifier>/standard_rank1/<condition>", ".../standard_rank1_average/<experiment>",
+      ".../chance/<condition>", ".../mean_average_precision", ".../equal_error_rate": the
+      names `to_metrics` gives them, under the classifier.
+    """
+    headline = {}
+    for classifier, report in reports.items():
+        for name, value in ProtocolReport.from_dict(report).to_metrics().items():
+            if name.startswith(_HEADLINE_PREFIXES) or name in _HEADLINE_NAMES:
+                headline[f"{classifier}/{name}"] = value
+    return headline

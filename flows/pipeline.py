@@ -11,6 +11,7 @@ import time
 
 from prefect import flow
 
+from evaluation.report import headline_metrics
 from flows.common import store_writer, tracked_run
 from flows.compute import shared_cluster
 from flows.describe import describe
@@ -24,7 +25,7 @@ from flows.params import (
 from flows.synthesize import synthesize_archive
 from flows.training import train_gait, train_pose
 from tasks.pipeline import pose_input_size, store_has_groundtruth
-from tasks.tracking import log_run_document
+from tasks.tracking import log_run_document, log_run_metrics
 
 
 @flow(name="run-pipeline")
@@ -72,6 +73,7 @@ def run_pipeline(params: PipelineParams) -> dict:
             "seconds": round(time.perf_counter() - started, 3), "mlflow_run_id": run_id,
         }
         log_run_document(params.tracking, run_id, summary, "pipeline_summary.json")
+        log_run_metrics(params.tracking, run_id, headline_metrics(evaluation["results"]))
     return summary
 
 

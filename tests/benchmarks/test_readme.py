@@ -73,14 +73,61 @@ def test_the_readme_is_what_the_committed_results_generate(capsys):
     assert status == 0, "README.md is out of date; run `python -m benchmarks.readme`:\n" + capsys.readouterr().out
 
 
+# What the committed results cannot fill yet: they were written before the evaluation report's
+# format `gaitflow.protocol_report/2` (standard single-view-gallery CASIA-B figures), and their
+# old keys hold figures of another protocol. These read "not measured" until the benchmarks are
+# re-run; tests/benchmarks/test_protocol_figures.py checks that the keys they read are the keys
+# the benchmarks now write.
+AWAITING_RERUN_BLOCKS = {"accuracy-casia", "accuracy-tum", "accuracy-targets", "accuracy-difficulty", "accuracy-setup"}
+AWAITING_RERUN_ROWS = ("ground-truth-joint baseline, CASIA-B-like",)
+
+
+def _awaiting_rerun(committed: dict, name: str) -> bool:
+    """Whether a committed results file predates the protocol_report/2 keys."""
+    figures = committed[name]["figures"]
+    if name == "accuracy":
+        return "casia_std_learned_nn_rank1_nm" not in figures
+    if name == "synth_walker":
+        return "gt_rank1_std_nm" not in figures
+    return False
+
+
 def test_every_generated_block_is_measured_from_the_committed_results(committed):
-    """A mistyped key or target name would read "not measured": every declared row must be found."""
+    """A mistyped key or target name would read "not measured": every declared row must be found,
+    except the rows whose results file predates the protocol_report/2 keys."""
     text = readme.render(readme.README.read_text(), committed)
     blocks = dict(GENERATED.findall(text))
     assert set(blocks) == set(readme.BLOCKS)
+    accuracy_stale = _awaiting_rerun(committed, "accuracy")
+    synth_stale = _awaiting_rerun(committed, "synth_walker")
     for name, body in blocks.items():
-        assert readme.NOT_MEASURED not in body, f"block {name!r} has a row that reads no committed figure"
-        assert "?" not in re.sub(r"`[^`]*`", "", body), f"block {name!r} has a field with no figure"
+        if name in AWAITING_RERUN_BLOCKS and accuracy_stale:
+            continue
+        lines = body.splitlines()
+        if synth_stale:
+            lines = [line for line in lines if not any(line.startswith(f"| {start}") for start in AWAITING_RERUN_ROWS)]
+        kept = "\n".join(lines)
+        assert readme.NOT_MEASURED not in kept, f"block {name!r} has a row that reads no committed figure"
+        assert "?" not in re.sub(r"`[^`]*`", "", kept), f"block {name!r} has a field with no figure"
+
+
+def test_figures_of_the_old_protocol_are_never_shown_as_the_new_ones(committed):
+    """The committed files' pooled-era keys (`casia_gt_rank1_nm`, `gt_rank1_cross_nm`, ...) are
+    not read: those rows say "not measured" until the benchmark is re-run."""
+    text = readme.render(readme.README.read_text(), committed)
+    blocks = dict(GENERATED.findall(text))
+    if _awaiting_rerun(committed, "accuracy"):
+        for name in ("accuracy-casia", "accuracy-tum", "accuracy-difficulty", "accuracy-targets"):
+            body = blocks[name]
+            assert not re.search(r"\d%", body.split("\n", 2)[2]), f"block {name!r} shows an old figure"
+        assert "97.9%" not in blocks["accuracy-casia"]
+        assert "(chance not measured)" in blocks["accuracy-setup"]
+    if _awaiting_rerun(committed, "synth_walker"):
+        (row,) = [line for line in blocks["benchmarks"].splitlines()
+                  if line.startswith("| ground-truth-joint baseline, CASIA-B-like")]
+        assert row.endswith("| not measured | not measured |")
+        (same,) = [line for line in blocks["benchmarks"].splitlines() if line.startswith("| the same baseline, nm")]
+        assert same.endswith("| 99.6% | >= 80%: met |")  # the same-view figure did not change
 
 
 def test_every_missed_target_of_every_results_file_is_shown_as_missed(committed):
@@ -126,6 +173,8 @@ def test_check_prints_a_diff_and_fails_on_a_stale_readme_and_a_rewrite_fixes_it(
 
 
 def test_prose_outside_the_markers_is_kept_and_old_generated_lines_are_replaced(results):
+    _edit(results, "accuracy", lambda d: d["figures"].update(
+        difficulty_2_std_gt_rank1_nm=0.9167, difficulty_2_std_gt_rank1_bg=0.8542, difficulty_2_std_gt_rank1_cl=0.8438))
     text = textwrap.dedent("""\
         # t
         Some prose with 12 %.
@@ -220,13 +269,22 @@ def test_results_from_the_other_set_are_not_shown_for_a_row(committed):
 
 def test_the_accuracy_tables_read_the_keys_that_exist(committed):
     data = copy.deepcopy(committed["accuracy"])
+    for condition in ("nm", "bg", "cl"):  # the keys of the old protocol are not read
+        data["figures"].pop(f"casia_std_gt_rank1_{condition}", None)
+        data["figures"][f"casia_gt_rank1_{condition}"] = 0.979
     casia = "\n".join(readme.render_grid(readme.BLOCKS["accuracy-casia"], {"accuracy": data}))
-    assert "| nm-05..06 | 24.0% | 24.0% | 8.3% | 97.9% |" in casia
-    data["figures"]["casia_learned_svm_rank1_bg"] = 0.5
-    del data["figures"]["casia_gt_rank1_cl"]
+    assert "97.9%" not in casia
+    data["figures"].update({f"casia_std_{kind}_rank1_{condition}": value
+                            for kind, value in (("learned_svm", 0.24), ("learned_nn", 0.25), ("pred", 0.083),
+                                                ("gt", 0.979))
+                            for condition in ("nm", "bg", "cl")})
+    casia = "\n".join(readme.render_grid(readme.BLOCKS["accuracy-casia"], {"accuracy": data}))
+    assert "| nm-05..06 | 24.0% | 25.0% | 8.3% | 97.9% |" in casia
+    data["figures"]["casia_std_learned_svm_rank1_bg"] = 0.5
+    del data["figures"]["casia_std_gt_rank1_cl"]
     casia = "\n".join(readme.render_grid(readme.BLOCKS["accuracy-casia"], {"accuracy": data}))
     assert "| bg-01..02 | 50.0% |" in casia
-    assert "| cl-01..02 | 33.3% | 25.0% | 14.6% | not measured |" in casia
+    assert "| cl-01..02 | 24.0% | 25.0% | 8.3% | not measured |" in casia
 
 
 def test_load_average_is_read_from_the_harness_field_and_the_older_figures():

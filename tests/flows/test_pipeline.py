@@ -62,9 +62,11 @@ def test_pipeline_runs_end_to_end_and_a_second_run_recomputes_nothing(
     assert evaluation["test_subjects"] == 2
     for classifier in ("svm", "nn"):
         report = evaluation["results"][classifier]
-        assert set(report["rank1"]) == {"nm", "bg", "cl"}
-        assert set(report["rank1"]["nm"]) == {"36", "90"}
-        assert all(0.0 <= x <= 1.0 for by_view in report["rank1"].values() for x in by_view.values())
+        assert set(report["standard_rank1"]) == {"nm", "bg", "cl"}
+        assert set(report["standard_rank1_by_view"]["nm"]) == {"36", "90"}
+        by_view = report["standard_rank1_by_view"]
+        assert all(0.0 <= x <= 1.0 for views in by_view.values() for x in views.values())
+        assert report["chance"]["nm"] == pytest.approx(0.5)  # two test people
 
     client = MlflowClient(gaitflow_settings.tracking_uri)
     parent = client.get_run(first["mlflow_run_id"])
@@ -75,8 +77,10 @@ def test_pipeline_runs_end_to_end_and_a_second_run_recomputes_nothing(
     by_name = {run.info.run_name: run for run in children}
     assert by_name["train-pose"].data.params["training.epochs"] == "1"
     assert "loss" in by_name["train-pose"].data.metrics
-    assert "svm/rank1_mean/nm" in by_name["evaluate"].data.metrics or any(
-        key.startswith("svm/") for key in by_name["evaluate"].data.metrics)
+    headline = 100 * evaluation["results"]["svm"]["standard_rank1"]["nm"]
+    assert by_name["evaluate"].data.metrics["svm/standard_rank1/nm"] == pytest.approx(headline)
+    assert by_name["evaluate"].data.metrics["svm/chance/nm"] == pytest.approx(50.0)
+    assert parent.data.metrics["svm/standard_rank1/nm"] == pytest.approx(headline)  # comparable across runs
     artifacts = {a.path for a in client.list_artifacts(by_name["evaluate"].info.run_id, "evaluation/svm")}
     assert {"evaluation/svm/cmc.png", "evaluation/svm/roc.png", "evaluation/svm/rank1.md"} <= artifacts
     models = {a.path for a in client.list_artifacts(by_name["train-gait"].info.run_id, "model")}
@@ -87,4 +91,4 @@ def test_pipeline_runs_end_to_end_and_a_second_run_recomputes_nothing(
     assert second["pose_training"]["reused"] and second["gait_training"]["reused"]
     assert second["features"]["sequences_done"] == 0 and second["describe"]["described"] == 0
     assert second["features"]["pose_model"] == pose_tag and second["describe"]["gait_model"] == gait_tag
-    assert second["evaluation"]["results"]["svm"]["rank1"] == evaluation["results"]["svm"]["rank1"]
+    assert second["evaluation"]["results"]["svm"]["standard_rank1"] == evaluation["results"]["svm"]["standard_rank1"]
