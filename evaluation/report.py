@@ -7,7 +7,7 @@ import math
 import types
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
