@@ -95,7 +95,7 @@ class PoseTrainingOptions(Params):
     loss: Literal["sce", "mse"] = Field("sce", description="The seed's heat-map loss: SCE on disks or MSE on Gaussians.")
     epochs: int = Field(8, ge=1, le=1000, description="Training epochs.")
     batch_size: int = Field(16, ge=1, le=512, description="Frames per step.")
-    learning_rate: float = Field(1e-3, gt=0, le=1.0, description="Adam learning rate (decayed x0.96 every two epochs).")
+    learning_rate: float = Field(1e-3, gt=0, le=1.0, description="Adam's initial learning rate (cosine decay to 1 % over the epochs).")
     frames_per_sequence: int = Field(6, ge=1, le=1000, description="Evenly spaced frames sampled from each sequence.")
     validation_fraction: float = Field(0.15, ge=0.05, le=0.5, description="Share of subjects held out for validation.")
     augment: bool = Field(True, description="Random flips (with left/right swap), scale and shift.")
@@ -151,12 +151,19 @@ class GaitTrainingOptions(Params):
         description="The seed's extra residual blocks: 'discarded' computes what the seed computed (its repeat "
         "blocks' outputs were thrown away), about 3x faster to train on a CPU; 'chained' applies them.",
     )
-    loss: Literal["softmax", "triplet"] = Field("softmax", description="Seed's softmax cross-entropy, or batch-hard triplet.")
+    loss: Literal["softmax", "triplet", "softmax+triplet"] = Field(
+        "softmax+triplet",
+        description="The seed's softmax cross-entropy, batch-hard triplet on the normalised embedding, or their "
+        "sum (as OpenGait's GaitBase trains).",
+    )
     epochs: int = Field(30, ge=1, le=5000, description="Maximum epochs (passes over the training sequences).")
     people_per_batch: int = Field(8, ge=2, le=256, description="People in each batch.")
     sequences_per_person: int = Field(4, ge=1, le=64, description="Sequences of each person in a batch.")
     clip_frames: int = Field(40, ge=4, le=2000, description="Frames of the random clip cut from each training sequence.")
-    learning_rate: float = Field(1e-3, gt=0, le=1.0, description="Adam learning rate (decayed x0.96 every two epochs).")
+    learning_rate: float = Field(1e-3, gt=0, le=1.0, description="Adam's initial learning rate.")
+    schedule: Literal["cosine", "seed"] = Field(
+        "cosine", description="cosine: decay to 1 % over all epochs; seed: x0.96 every two epochs (staircase).",
+    )
     patience: int = Field(6, ge=1, le=1000, description="Epochs without better validation rank-1 before stopping.")
     validation_fraction: float = Field(0.2, ge=0.0, le=0.5, description="Share of training subjects held out.")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of sampling and initialisation.")

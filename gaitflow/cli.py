@@ -293,8 +293,9 @@ def _add_feature_options(command: argparse.ArgumentParser) -> None:
 def _add_gait_training(command: argparse.ArgumentParser) -> None:
     command.add_argument("--rnn", choices=("GRU", "LSTM"), default="GRU", help="recurrent cell (default: GRU)")
     command.add_argument("--rnn-layers", type=int, default=None, help="stacked recurrent layers")
-    command.add_argument("--gait-loss", choices=("softmax", "triplet"), default="softmax",
-                         help="softmax cross-entropy (the seed's) or batch-hard triplet (default: softmax)")
+    command.add_argument("--gait-loss", choices=("softmax", "triplet", "softmax+triplet"), default=None,
+                         help="softmax cross-entropy (the seed's), batch-hard triplet, or their sum "
+                         "(default: softmax+triplet)")
     command.add_argument("--gait-epochs", type=int, default=None, help="maximum GaitNN training epochs")
     command.add_argument("--residual-blocks", choices=("discarded", "chained"), default=None,
                          help="the seed's extra residual blocks: left out as the seed computed them (default), "

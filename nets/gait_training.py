@@ -21,22 +21,24 @@ from nets.losses import batch_hard_triplet_loss
 from nets.pose_network import FEATURE_CHANNELS, FEATURE_GRID
 from nets.trainer import NetworkTrainer
 
-GaitLoss = Literal["softmax", "triplet"]
+GaitLoss = Literal["softmax", "triplet", "softmax+triplet"]
+GaitSchedule = Literal["cosine", "seed"]
 
 
 class GaitTrainer(NetworkTrainer):
     """Wraps a GaitNN for `fit`. Batches are `({"features", "mask"}, labels (B,))`.
 
     `"softmax"` needs a model built with `num_identities` and labels in [0, num_identities);
-    `"triplet"` uses the `embedding` output and any integer labels.
+    `"triplet"` uses the `embedding` output and any integer labels; `"softmax+triplet"` sums
+    the two (as OpenGait's GaitBase trains), which needs both.
     """
 
     def __init__(self, network: keras.Model, loss: GaitLoss = "softmax",
                  triplet_margin: float = 0.2, **kwargs):
-        if loss not in ("softmax", "triplet"):
-            raise ValueError(f"`loss` must be 'softmax' or 'triplet', got {loss!r}")
-        if loss == "softmax" and "logits" not in network.output:
-            raise ValueError("softmax training needs GaitNN(num_identities=...)")
+        if loss not in ("softmax", "triplet", "softmax+triplet"):
+            raise ValueError(f"`loss` must be 'softmax', 'triplet' or 'softmax+triplet', got {loss!r}")
+        if "softmax" in loss and "logits" not in network.output:
+            raise ValueError(f"{loss} training needs GaitNN(num_identities=...)")
         super().__init__(network, **kwargs)
         self.loss_kind = loss
         self.triplet_margin = triplet_margin
@@ -46,18 +48,21 @@ class GaitTrainer(NetworkTrainer):
 
     @property
     def metrics(self):
-        if self.loss_kind == "softmax":
+        if "softmax" in self.loss_kind:
             return [self._loss_tracker, self._accuracy]
         return [self._loss_tracker]
 
     def _loss(self, outputs, labels):
-        if self.loss_kind == "softmax":
-            return self._cross_entropy(labels, outputs["logits"])
-        return batch_hard_triplet_loss(labels, outputs["embedding"], self.triplet_margin)
+        total = 0.0
+        if "softmax" in self.loss_kind:
+            total += self._cross_entropy(labels, outputs["logits"])
+        if "triplet" in self.loss_kind:
+            total += batch_hard_triplet_loss(labels, outputs["embedding"], self.triplet_margin)
+        return total
 
     def _update_metrics(self, loss, outputs, labels):
         self._loss_tracker.update_state(loss)
-        if self.loss_kind == "softmax":
+        if "softmax" in self.loss_kind:
             self._accuracy.update_state(labels, outputs["logits"])
         return {metric.name: metric.result() for metric in self.metrics}
 
@@ -174,6 +179,7 @@ def fit_gait(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     optimizer: keras.optimizers.Optimizer | None = None,
     learning_rate: float = 1e-3,
+    schedule: GaitSchedule = "cosine",
     max_frames: int | None = None,
     identities_per_batch: int | None = None,
     triplet_margin: float = 0.2,
@@ -188,15 +194,19 @@ def fit_gait(
         labels: integer subject label per sequence (softmax: 0 .. num_identities - 1).
         epochs: passes over the sequences.
         batch_size: sequences per step.
-        loss: `"softmax"` (the seed's cross-entropy over identities) or `"triplet"`
-            (batch-hard, margin `triplet_margin`, on the `embedding` output; batches then
-            hold `identities_per_batch` subjects, default batch_size // 4).
+        loss: `"softmax"` (the seed's cross-entropy over identities), `"triplet"`
+            (batch-hard, margin `triplet_margin`, on the `embedding` output) or their sum
+            `"softmax+triplet"`. Triplet losses need P x K batches: `identities_per_batch`
+            subjects (default batch_size // 4) with several sequences each.
         validation: optional `(sequences, labels)`.
         callbacks: Keras callbacks.
-        optimizer: default Adam(`learning_rate`) decayed x0.96 every two passes over the
-            data (staircase) with gradient clipping at global norm 0.1, the seed's schedule
-            and clipping (the seed used RMSProp, one sequence per step).
-        max_frames: crop training sequences to random windows of this many frames.
+        optimizer: default Adam(`learning_rate`) with the seed's gradient clipping (global
+            norm 0.1; the seed used RMSProp, one sequence per step) and `schedule`.
+        schedule: `"cosine"`: one cosine decay from `learning_rate` to 1 % of it over all the
+            epochs' steps; `"seed"`: x0.96 every two passes over the data (staircase).
+        identities_per_batch: P of P x K batches (every loss); None: plain shuffled batches.
+        max_frames: crop training sequences to random windows of this many frames (a new
+            window every pass, so each walk yields many clips).
         seed: shuffling and cropping seed.
         verbose: Keras' progress output.
 
@@ -205,11 +215,13 @@ def fit_gait(
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError("`epochs` and `batch_size` must be >= 1")
-    if loss == "triplet" and identities_per_batch is None:
+    if schedule not in ("cosine", "seed"):
+        raise ValueError(f"`schedule` must be 'cosine' or 'seed', got {schedule!r}")
+    if "triplet" in loss and identities_per_batch is None:
         identities_per_batch = max(2, batch_size // 4)
     batches = SequenceBatches(
         sequences, labels, batch_size=batch_size, shuffle=True, max_frames=max_frames,
-        identities_per_batch=identities_per_batch if loss == "triplet" else None, seed=seed,
+        identities_per_batch=identities_per_batch, seed=seed,
     )
     validation_data = None
     if validation is not None:
@@ -219,10 +231,13 @@ def fit_gait(
 
     if optimizer is None:
         steps_per_epoch = max(1, len(batches))
-        schedule = keras.optimizers.schedules.ExponentialDecay(
-            learning_rate, decay_steps=2 * steps_per_epoch, decay_rate=0.96, staircase=True
-        )
-        optimizer = keras.optimizers.Adam(schedule, global_clipnorm=0.1)
+        if schedule == "cosine":
+            rate = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps_per_epoch, alpha=0.01)
+        else:
+            rate = keras.optimizers.schedules.ExponentialDecay(
+                learning_rate, decay_steps=2 * steps_per_epoch, decay_rate=0.96, staircase=True
+            )
+        optimizer = keras.optimizers.Adam(rate, global_clipnorm=0.1)
     trainer = GaitTrainer(model, loss=loss, triplet_margin=triplet_margin,
                           name=f"{model.name}_trainer")
     # Frame packing has data-dependent shapes, which XLA cannot compile.

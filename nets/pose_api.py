@@ -1,7 +1,9 @@
 """Pose estimation on frames of any size, and skeleton drawing.
 
-`estimate_poses` resizes frames to the model's square input, runs HumanPoseNN and maps the
-decoded joints back to each frame's own pixel coordinates (`(x, y)`, MPII order).
+`estimate_poses` resizes frames to the model's square input, runs HumanPoseNN (optionally on
+the mirrored frame too), decodes sub-pixel joints and maps them back to each frame's own pixel
+coordinates (`(x, y)`, MPII order). Joint tracks over a video can then be cleaned with
+`nets.joint_tracks` (`fix_left_right`, `smooth_joint_tracks`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import cv2
 import keras
 import numpy as np
 
+from nets.frame_features import Decoding, pose_outputs
+from nets.layers import JOINT_DECODINGS
 from nets.pose_network import JOINT_NAMES, model_input_size
 
 ResizeMode = Literal["stretch", "pad"]
@@ -38,10 +42,12 @@ class PoseEstimates:
     """Poses for B frames.
 
     joints_xy: (B, 16, 2) float32, `(x, y)` in each frame's pixels.
-    confidence: (B, 16) float32, the seed's per-joint probability (peak of the sigmoid map).
+    confidence: (B, 16) float32, the seed's per-joint probability (peak of the sigmoid map;
+        with the flip test the mean of both passes').
     heatmaps: (B, 289, 289, 16) float32 smoothed heat-maps on the model-input square
         (heat-map pixel i covers model-input pixel i * input_size / 289; after `"pad"`
-        resizing the frame sits inside that square), or None if not requested.
+        resizing the frame sits inside that square), the joints' source (averaged with the
+        flip test), or None if not requested.
     """
 
     joints_xy: np.ndarray
@@ -56,6 +62,8 @@ def estimate_poses(
     batch_size: int = 16,
     resize: ResizeMode = "stretch",
     return_heatmaps: bool = True,
+    decoding: Decoding = "quadratic",
+    flip: bool = False,
 ) -> PoseEstimates:
     """Runs HumanPoseNN on RGB uint8 frames of any size.
 
@@ -66,11 +74,17 @@ def estimate_poses(
         resize: `"stretch"` resizes each frame to the square input ignoring its aspect
             ratio (what the seed does); `"pad"` keeps the aspect ratio and pads with black.
         return_heatmaps: keep the (B, 289, 289, 16) maps (5 MB per frame).
+        decoding: `"quadratic"` (sub-pixel peaks) or `"argmax"` (the model's own joints,
+            the seed's integer arg-max); see `nets.frame_features.pose_outputs`.
+        flip: flip-test averaging: the network also sees each frame mirrored and the
+            heat-maps of both are averaged (left and right exchanged back). Twice the cost.
     """
     if batch_size < 1:
         raise ValueError(f"`batch_size` must be >= 1, got {batch_size}")
     if resize not in ("stretch", "pad"):
         raise ValueError(f"`resize` must be 'stretch' or 'pad', got {resize!r}")
+    if decoding not in JOINT_DECODINGS:
+        raise ValueError(f"`decoding` must be one of {JOINT_DECODINGS}, got {decoding!r}")
     frames = list(images) if not isinstance(images, np.ndarray) else images
     if len(frames) == 0:
         raise ValueError("no images")
@@ -80,7 +94,9 @@ def estimate_poses(
     for start in range(0, len(frames), batch_size):
         chunk = frames[start : start + batch_size]
         inputs, transforms = zip(*(_to_model_input(frame, size, resize) for frame in chunk))
-        outputs = model.predict_on_batch(np.stack(inputs))
+        wanted = ("joints", "heatmaps") if return_heatmaps else ("joints",)
+        outputs = pose_outputs(model, np.stack(inputs), decoding=decoding, flip=flip,
+                               outputs=wanted)
         joints = np.asarray(outputs["joints"])  # (b, 16, 3): y, x, p in model pixels
         for row, (scale_x, scale_y, offset_x, offset_y) in enumerate(transforms):
             x = (joints[row, :, 1] - offset_x) / scale_x

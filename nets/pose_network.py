@@ -19,9 +19,13 @@ Outputs (a dict):
 - `heatmap_logits`: (B, 289, 289, 16) up-sampled logits after the seed's fixed Gaussian
   smoothing (21 taps, std 1.0, kernel sum 0.2); the SCE loss is computed on these.
 - `heatmaps`: (B, 289, 289, 16) sigmoid of the logits smoothed again (15 taps, std 0.7).
-- `joints`: (B, 16, 3) `(y, x, p)` per joint in model-input pixels, as the seed decodes them:
-  arg-max of `heatmaps` scaled by input_size / 289, and p the maximum of the sigmoid map
-  before the second smoothing. Joint order is MPII's (`JOINT_NAMES`).
+- `joints`: (B, 16, 3) `(y, x, p)` per joint in model-input pixels: the peak of `heatmaps`
+  (heat-map row/column) scaled by input_size / 289, and p the maximum of the sigmoid map
+  before the second smoothing. Joint order is MPII's (`JOINT_NAMES`). The peak is the
+  seed's integer arg-max by default (`joint_decoding="argmax"`, which the seed's checkpoints
+  reproduce exactly) or its sub-pixel refinement (`"quadratic"`, `nets.layers.refine_peaks`).
+  `nets.frame_features` and `nets.pose_api` refine the peaks themselves by default, whichever
+  decoding the model was built with.
 """
 
 from __future__ import annotations
@@ -33,9 +37,10 @@ from typing import Literal
 import keras
 from keras import layers
 
-from nets.layers import GaussianSmoothing, JointDecoder, ScaledResidual
+from nets.layers import JOINT_DECODINGS, GaussianSmoothing, JointDecoder, ScaledResidual
 
 Backbone = Literal["inception_resnet_v2", "small"]
+JointDecoding = Literal["argmax", "quadratic"]
 
 JOINT_NAMES: tuple[str, ...] = (
     "r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis", "thorax",
@@ -84,6 +89,7 @@ def HumanPoseNN(
     batch_norm_momentum: float | None = None,
     weight_decay: float = 0.0,
     head_weight_decay: float = 0.0,
+    joint_decoding: JointDecoding = "argmax",
     weights: str | None = None,
     name: str = "human_pose_nn",
 ) -> keras.Model:
@@ -103,6 +109,10 @@ def HumanPoseNN(
             `optimize_loss` call never adds regularisation losses, so it trained without;
             both default to 0.
         head_weight_decay: the same for the scoring and up-sampling layers.
+        joint_decoding: how the `joints` output finds each heat-map's peak: `"argmax"` (the
+            seed's integer arg-max) or `"quadratic"` (sub-pixel, a quadratic fit to the log
+            heat-map around the arg-max; several times closer on heat-maps whose peak falls
+            between pixels). Only the `joints` output depends on it.
         weights: `None`, a Keras `.weights.h5` file, or the prefix of a seed TF1 checkpoint
             (e.g. `MPII+LSP.ckpt`, inception backbone only).
         name: model name.
@@ -122,6 +132,10 @@ def HumanPoseNN(
         raise ValueError(f"`dropout_rate` must be in [0, 1), got {dropout_rate}")
     if weight_decay < 0 or head_weight_decay < 0:
         raise ValueError("weight decays must be >= 0")
+    if joint_decoding not in JOINT_DECODINGS:
+        raise ValueError(
+            f"`joint_decoding` must be one of {JOINT_DECODINGS}, got {joint_decoding!r}"
+        )
     if weights is not None and backbone != "inception_resnet_v2" and not weights.endswith(".h5"):
         raise ValueError("seed TF1 checkpoints exist for the inception backbone only")
     if batch_norm_momentum is None:
@@ -147,6 +161,7 @@ def HumanPoseNN(
         input_size=input_size,
         dropout_rate=dropout_rate,
         weight_decay=head_weight_decay,
+        joint_decoding=joint_decoding,
     )
     model = keras.Model(frames, outputs, name=name)
 
@@ -348,7 +363,14 @@ def auxiliary_tower(x, scope: str, pool_channels: int, out_channels: int, conv: 
     return conv2d_bn(x, out_channels, 5, name=f"{scope}.Conv2d_2a_5x5", conv=conv)
 
 
-def scoring_head(x, *, input_size: int, dropout_rate: float, weight_decay: float) -> dict:
+def scoring_head(
+    x,
+    *,
+    input_size: int,
+    dropout_rate: float,
+    weight_decay: float,
+    joint_decoding: JointDecoding = "argmax",
+) -> dict:
     """`NewInceptionResnetV2/AuxiliaryScoring` and the decoding that follows it.
 
     Input (B, 17, 17, C); returns the model's output dict (see the module docstring).
@@ -375,7 +397,7 @@ def scoring_head(x, *, input_size: int, dropout_rate: float, weight_decay: float
     logits = GaussianSmoothing(21, 1.0, 0.2, name="NewInceptionResnetV2.Smoothing")(logits)
     heatmaps_raw = layers.Activation("sigmoid", name="heatmaps_sigmoid")(logits)
     heatmaps = GaussianSmoothing(15, 0.7, 1.0, name="heatmaps_smoothing")(heatmaps_raw)
-    joints = JointDecoder(input_size / HEATMAP_SIZE, name="joints_decoder")(
+    joints = JointDecoder(input_size / HEATMAP_SIZE, joint_decoding, name="joints_decoder")(
         [heatmaps, heatmaps_raw]
     )  # (B, 16, 3)
     return {

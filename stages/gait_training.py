@@ -59,6 +59,7 @@ def train_gait_model(
     patience: int,
     validation_fraction: float,
     seed: int,
+    schedule: str = "cosine",
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> TrainedModel:
     """Trains GaitNN on the protocol's training people; test people are never seen.
@@ -82,7 +83,7 @@ def train_gait_model(
     labels = [people.index(table[i]["subject"]) for i in fit_ids]
     keras.utils.set_random_seed(seed)
     model = GaitNN(recurrent_unit=recurrent_unit, rnn_layers=rnn_layers, extra_residual_blocks=residual_blocks,
-                   num_identities=len(people) if loss == "softmax" else None)
+                   num_identities=len(people) if "softmax" in loss else None)
     all_callbacks: list[keras.callbacks.Callback] = []
     validation_ids = sorted(i for i, a in table.items() if a["subject"] in validation_people)
     gallery_ids = [i for i in validation_ids if _in_gallery(table[i])]
@@ -99,7 +100,7 @@ def train_gait_model(
         model, read_features(store, fit_ids, features_tag), labels,
         epochs=epochs, batch_size=people_per_batch * sequences_per_person, loss=loss,
         callbacks=all_callbacks, learning_rate=learning_rate, max_frames=clip_frames,
-        identities_per_batch=people_per_batch if loss == "triplet" else None, seed=seed,
+        identities_per_batch=people_per_batch, schedule=schedule, seed=seed,
     )
     metrics = {k: float(v[-1]) for k, v in history.history.items()}
     if "val_rank1" in history.history:
@@ -110,7 +111,7 @@ def train_gait_model(
         "recurrent_unit": recurrent_unit, "rnn_layers": rnn_layers,
         "residual_blocks": residual_blocks, "loss": loss, "epochs": epochs,
         "people_per_batch": people_per_batch, "sequences_per_person": sequences_per_person,
-        "clip_frames": clip_frames, "learning_rate": learning_rate, "seed": seed,
+        "clip_frames": clip_frames, "learning_rate": learning_rate, "schedule": schedule, "seed": seed,
         "fit_people": people, "validation_people": sorted(validation_people),
         "training_sequences": len(fit_ids), "metrics": metrics, "code_version": module_version(__name__),
     }

@@ -38,6 +38,36 @@ class BestWeights(keras.callbacks.Callback):
             self._target.set_weights(self._weights)
 
 
+def held_out_pose_quality(
+    store: SequenceStore, model: keras.Model, sequence_ids: Sequence[str], *, seed: int,
+    max_sequences: int = 24, max_frames: int = 48,
+) -> dict:
+    """`evaluation.pose_quality` of the model's joints on stored sequences with ground truth.
+
+    Up to `max_sequences` sequences (drawn with `seed`), each from its first frame on for up
+    to `max_frames` consecutive frames, so swap rate and jitter see real tracks.
+
+    Returns:
+      `PoseQuality.to_dict()`: mean error and PCK as shares of body height, per joint group,
+      left/right swap rate, jitter.
+    """
+    from evaluation.pose_quality import pose_quality
+    from nets.pose_api import estimate_poses
+
+    chosen = sorted(sequence_ids)
+    if len(chosen) > max_sequences:
+        chosen = sorted(np.random.default_rng(seed).choice(chosen, size=max_sequences, replace=False))
+    predicted, truth, visible = [], [], []
+    for sequence_id in chosen:
+        group = store.open_sequence(sequence_id)
+        count = min(max_frames, group["frames"].shape[0])
+        estimates = estimate_poses(model, np.asarray(group["frames"][:count]), return_heatmaps=False)
+        predicted.append(estimates.joints_xy)
+        truth.append(np.asarray(group["joints_gt"][:count], dtype=np.float32))
+        visible.append(np.asarray(group["visible_gt"][:count], dtype=bool))
+    return pose_quality(predicted, truth, visible).to_dict()
+
+
 def groundtruth_sequences(store: SequenceStore) -> dict[str, dict]:
     """Attributes of the stored sequences that carry ground-truth joints, by id."""
     return {i: a for i, a in store.all_sequence_attrs().items() if a.get("has_groundtruth")}
@@ -91,7 +121,9 @@ def train_pose_model(
     from nets.pose_training import fit_pose
     from nets.validation import PoseValidation
 
-    sequences = groundtruth_sequences(store)
+    every_groundtruth = groundtruth_sequences(store)
+
+    sequences = dict(every_groundtruth)
     if only_subjects is not None:
         allowed = set(only_subjects)
         sequences = {i: a for i, a in sequences.items() if a["subject"] in allowed}
@@ -140,6 +172,14 @@ def train_pose_model(
     if best is not None and best.best_value is not None:
         metrics.update(best_val_joint_distance_px=best.best_value, best_epoch=float(best.best_epoch))
         metrics.update({f"best_{k}": v[best.best_epoch] for k, v in history.items() if len(v) > best.best_epoch})
+    if only_subjects is not None:
+        held_out_ids, held_out_set = sorted(set(every_groundtruth) - set(ids)), "people outside the training split"
+    else:
+        held_out_ids, held_out_set = validation_ids, "validation people (used only to pick the best epoch)"
+    if held_out_ids:
+        quality = held_out_pose_quality(store, model, held_out_ids, seed=seed)
+        metrics.update({f"heldout/{k}": v for k, v in quality.items() if isinstance(v, (int, float))})
+        record["heldout"] = {"set": held_out_set, "subjects": sorted({every_groundtruth[i]["subject"] for i in held_out_ids})}
     trained = save_trained_model(model, model_dir, "pose", {**record, "metrics": metrics})
     if checkpoint is not None:
         checkpoint.clear()

@@ -9,6 +9,13 @@ Seeds: the person's generator is keyed by (seed, PERSON, subject number); a walk
 (seed, WALK, subject number, session, condition code, index); a view's by (seed, VIEW, ...,
 view). Outfits come from their own stream of the walk (or, in the leaky control, of the
 person), so switching the control on changes nothing else.
+
+Styles (synth.style): "standard" is the look training sees; "shifted" is a held-out look
+(other clothes patterns, palette, shading, backgrounds, camera, and bodies at the edge of the
+population) for measuring pose quality on a renderer's look the network never saw. The
+shifted look's draws come from streams of their own (LOOK_STREAM after the walk's, the
+view's or the outfit's key), so the standard style's draws and bytes are those of before, and
+a standard job's digest leaves the style out.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -30,11 +37,12 @@ from synth import seeds
 from synth.body import BodyShape, sample_body
 from synth.camera import CASIA_B_VIEWS, PanningCamera, follow_camera
 from synth.covariates import ViewCovariates, WalkCovariates, sample_view_covariates, sample_walk_covariates
-from synth.figure import dress
+from synth.figure import TOP, dress
 from synth.gait import at_speed, norm_style, perturbed
 from synth.kinematics import WalkMotion, walk_motion
 from synth.render import place_pole, render_walk
 from synth.scenery import make_panorama, sample_scene_style
+from synth.style import BODY_EDGE, STYLES, Look, check_style, sample_look, sample_shifted_outfit
 from synth.sidecar import groundtruth_document, read_job_digest, sidecar_path, write_json_atomically
 from synth.skeleton import PELVIS
 from synth.video import write_jpeg_folder, write_video
@@ -52,6 +60,7 @@ CONDITION_CODES = {"nm": 0, "bg": 1, "cl": 2, "n": 0, "b": 1, "s": 2}
 VIDEO_FORMATS = ("avi", "mp4")
 SCENE_STREAM = 7
 NOISE_STREAM = 8
+LOOK_STREAM = 9  # the shifted style's draws, after the walk's, view's or outfit's key
 # How far a person's style moves between the two TUM GAID sessions, in between-person spreads.
 SESSION_DRIFT = 0.6
 SESSION_GIRTH_LOG_SD = 0.05
@@ -77,6 +86,9 @@ class ArchiveSpec:
         session (tn01, tn02, tb01, tb02, ts01, ts02); None = a tenth of them, at least one.
       video_format: casia-b container, "avi" or "mp4".
       leaky_outfit: the leaky control: outfits follow the person instead of the walk.
+      style: "standard" (the look training uses) or "shifted" (a look training never
+        uses: other cloth patterns, palette, shading, backgrounds, camera noise, and body
+        proportions at 2 to 2.5 SDs; see synth.style). Same seed, same people and walks.
     """
 
     layout: str = "casia-b"
@@ -91,6 +103,7 @@ class ArchiveSpec:
     session2_subjects: int | None = None
     video_format: str = "avi"
     leaky_outfit: bool = False
+    style: Literal["standard", "shifted"] = "standard"
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -112,6 +125,8 @@ class ArchiveSpec:
             raise ValueError(f"video_format must be one of {VIDEO_FORMATS}, got {self.video_format!r}")
         if not isinstance(self.leaky_outfit, bool):
             raise ValueError(f"leaky_outfit must be a bool, got {self.leaky_outfit!r}")
+        if self.style not in STYLES:
+            raise ValueError(f"style must be one of {STYLES}, got {self.style!r}")
 
         views = self.views
         if views is None:
@@ -164,7 +179,7 @@ class WalkJob:
         (casia-b) or an image folder (tum-gaid).
       layout, subject, condition, index, view, session: the sequence's metadata
         (DEVELOPMENT.md: subject "001" / "p001", condition "nm" / "n", ...).
-      frames, size, difficulty, spread, leaky_outfit: the knobs it is rendered with.
+      frames, size, difficulty, spread, leaky_outfit, style: the knobs it is rendered with.
       person_seed, session_seed, walk_seed, view_seed: integer keys of its generators.
     """
 
@@ -184,10 +199,18 @@ class WalkJob:
     session_seed: tuple[int, ...]
     walk_seed: tuple[int, ...]
     view_seed: tuple[int, ...]
+    style: str = "standard"
+
+    def __post_init__(self) -> None:
+        check_style(self.style)
 
     def digest(self) -> str:
-        """Hex digest of the job and the generator version; recorded in the sidecar."""
-        payload = json.dumps([GENERATOR_VERSION, dataclasses.asdict(self)], sort_keys=True)
+        """Hex digest of the job and the generator version; recorded in the sidecar. The
+        standard style is left out, so standard jobs keep the digests they had before styles."""
+        fields = dataclasses.asdict(self)
+        if self.style == "standard":
+            del fields["style"]
+        payload = json.dumps([GENERATOR_VERSION, fields], sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
     def labels(self) -> dict[str, Any]:
@@ -279,29 +302,33 @@ def write_archive(
 @dataclasses.dataclass(frozen=True, eq=False)
 class SimulatedWalk:
     """A job's walk before rendering: the person, the walk's and view's conditions, the
-    motion, the camera."""
+    motion, the camera, and the shifted style's look (None in the standard style)."""
 
     body: BodyShape
     covariates: WalkCovariates
     view: ViewCovariates
     motion: WalkMotion
     camera: PanningCamera
+    look: Look | None = None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class RenderedItem:
     """A job rendered in memory: frames (T, size, size, 3) uint8 RGB, the sidecar document
-    and the compression quality in [0, 1] to write them with."""
+    and the compression quality in [0, 1] to write them with; `silhouette` (T, size, size)
+    bool the figure's pixels when asked for, else None."""
 
     frames: np.ndarray
     document: dict[str, Any]
     quality: float
+    silhouette: np.ndarray | None = None
 
 
 def simulate(job: WalkJob) -> SimulatedWalk:
     """The job's person, walk and camera (no pixels)."""
     person = seeds.rng_for(job.person_seed)
-    body = sample_body(person, job.spread)
+    shifted = job.style == "shifted"
+    body = sample_body(person, job.spread, edge=BODY_EDGE if shifted else None)
     style = perturbed(norm_style(), person, job.spread)
     if job.session > 1:
         elapsed = seeds.rng_for(job.session_seed)
@@ -310,6 +337,12 @@ def simulate(job: WalkJob) -> SimulatedWalk:
     walk = seeds.rng_for(job.walk_seed)
     outfit_key = job.person_seed if job.leaky_outfit else job.walk_seed
     covariates = sample_walk_covariates(job.condition, walk, seeds.rng_for(outfit_key, seeds.OUTFIT), job.difficulty)
+    look = None
+    if shifted:
+        outfit, patterns = sample_shifted_outfit(seeds.rng_for(outfit_key, seeds.OUTFIT, LOOK_STREAM))
+        covariates = dataclasses.replace(covariates, outfit=outfit)
+        look = sample_look(patterns, seeds.rng_for(job.walk_seed, LOOK_STREAM), seeds.rng_for(job.view_seed, LOOK_STREAM),
+                           job.difficulty)
     drift = float(np.clip(0.5 * job.difficulty, 0.0, 1.5))
     walk_style = at_speed(perturbed(style, walk, drift), covariates.speed)
     motion = walk_motion(
@@ -319,7 +352,7 @@ def simulate(job: WalkJob) -> SimulatedWalk:
     )
     view = sample_view_covariates(seeds.rng_for(job.view_seed), job.difficulty)
     camera = follow_camera(job.view, motion.joints[:, PELVIS], covariates.fps, view, job.size)
-    return SimulatedWalk(body=body, covariates=covariates, view=view, motion=motion, camera=camera)
+    return SimulatedWalk(body=body, covariates=covariates, view=view, motion=motion, camera=camera, look=look)
 
 
 def job_groundtruth(job: WalkJob) -> tuple[np.ndarray, float]:
@@ -330,21 +363,28 @@ def job_groundtruth(job: WalkJob) -> tuple[np.ndarray, float]:
     return joints_xy, walk.covariates.fps
 
 
-def render_item(job: WalkJob) -> RenderedItem:
-    """Renders a job in memory."""
+def render_item(job: WalkJob, keep_silhouette: bool = False) -> RenderedItem:
+    """Renders a job in memory (with the figure's pixels when `keep_silhouette`)."""
     walk = simulate(job)
     view = walk.view
-    scene = sample_scene_style(seeds.rng_for(job.walk_seed, SCENE_STREAM))
+    if walk.look is None:
+        scene = sample_scene_style(seeds.rng_for(job.walk_seed, SCENE_STREAM))
+    else:
+        scene = walk.look.walk.scene
     path = walk.motion.joints[:, PELVIS]
     centre = 0.5 * (path[0] + path[-1])
     centre[1] = 0.0
     panorama = make_panorama(scene, walk.camera, centre)
-    figure = dress(walk.motion, walk.body, walk.covariates)
+    figure = dress(walk.motion, walk.body, walk.covariates, fit_head=walk.look is not None)
     pole = place_pole(walk.camera, path, view)
     noise = seeds.rng_for(job.view_seed, NOISE_STREAM)
-    rendered = render_walk(walk.motion, figure, walk.camera, panorama, walk.covariates.lighting, view, pole, noise)
+    rendered = render_walk(walk.motion, figure, walk.camera, panorama, walk.covariates.lighting, view, pole, noise,
+                           look=walk.look, keep_silhouette=keep_silhouette)
     covariates = walk.covariates.to_json()
     covariates.update(view.to_json())
+    if walk.look is not None:
+        covariates["outfit"]["pattern"] = walk.look.walk.patterns[TOP].kind
+        covariates.update({"style": job.style, "look": walk.look.to_json()})
     covariates.update({
         "view": job.view,
         "session": job.session,
@@ -361,7 +401,7 @@ def render_item(job: WalkJob) -> RenderedItem:
     document = groundtruth_document(
         rendered.joints_xy, rendered.visible, walk.covariates.fps, (job.size, job.size), covariates, job.digest()
     )
-    return RenderedItem(frames=rendered.frames, document=document, quality=view.quality)
+    return RenderedItem(frames=rendered.frames, document=document, quality=view.quality, silhouette=rendered.silhouette)
 
 
 def _job(spec: ArchiveSpec, number: int, session: int, condition: str, index: int, view: int) -> WalkJob:
@@ -377,7 +417,7 @@ def _job(spec: ArchiveSpec, number: int, session: int, condition: str, index: in
     return WalkJob(
         path=path, layout=spec.layout, subject=subject, condition=condition, index=index, view=view,
         session=session, frames=spec.frames, size=spec.size, difficulty=spec.difficulty, spread=spec.spread,
-        leaky_outfit=spec.leaky_outfit,
+        leaky_outfit=spec.leaky_outfit, style=spec.style,
         person_seed=(spec.seed, seeds.PERSON, number),
         session_seed=(spec.seed, seeds.SESSION, number, session),
         walk_seed=walk_seed,

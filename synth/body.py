@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -71,13 +72,18 @@ class BodyShape:
         return dataclasses.replace(self, girth=self.girth * factor)
 
 
-def sample_body(rng: np.random.Generator, spread: float = 1.0) -> BodyShape:
+def sample_body(rng: np.random.Generator, spread: float = 1.0, edge: tuple[float, float] | None = None) -> BodyShape:
     """Draws one person's body.
 
     Args:
       rng: the person's generator.
       spread: scales every between-person standard deviation (0 = everybody alike, 1 =
         the adult population).
+      edge: (low, high) in standard deviations, or None. When given, every proportion's
+        draw (the segment ratios, the leg length, the girth) keeps its sign but moves out to
+        a size between low and high SDs: bodies at the edge of the population (the
+        "shifted" style). The draws themselves are the same, so the generator is left
+        exactly where it is without `edge` and whatever is drawn after is unchanged.
     """
     if not 0.0 <= spread <= 3.0:
         raise ValueError(f"spread must be in [0, 3], got {spread}")
@@ -86,10 +92,19 @@ def sample_body(rng: np.random.Generator, spread: float = 1.0) -> BodyShape:
     middle = 0.5 * (STATURE_MEAN["male"] + STATURE_MEAN["female"])
     mean = middle + spread * (STATURE_MEAN[sex] - middle)
     stature = float(np.clip(mean + spread * STATURE_SD * rng.standard_normal(), 1.35, 2.15))
-    ratios = {name: base * float(np.exp(spread * RATIO_LOG_SD * rng.standard_normal()))
+    ratios = {name: base * float(np.exp(spread * RATIO_LOG_SD * _at_edge(rng.standard_normal(), edge)))
               for name, base in SEGMENT_RATIOS.items()}
-    leg_factor = float(np.exp(spread * LEG_LOG_SD * rng.standard_normal()))
+    leg_factor = float(np.exp(spread * LEG_LOG_SD * _at_edge(rng.standard_normal(), edge)))
     ratios["thigh"] *= leg_factor
     ratios["shank"] *= leg_factor
-    girth = float(np.exp(spread * GIRTH_LOG_SD * rng.standard_normal()))
+    girth = float(np.exp(spread * GIRTH_LOG_SD * _at_edge(rng.standard_normal(), edge)))
     return BodyShape(stature=stature, girth=girth, **{k: v * stature for k, v in ratios.items()})
+
+
+def _at_edge(z: float, edge: tuple[float, float] | None) -> float:
+    """A standard normal draw `z` unchanged (edge None), or moved to a size in [low, high]
+    with its sign kept: 2 Phi(|z|) - 1 is uniform on [0, 1], so the sizes are uniform there."""
+    if edge is None:
+        return z
+    low, high = edge
+    return math.copysign(low + (high - low) * math.erf(abs(float(z)) / math.sqrt(2.0)), float(z))

@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 
-from synth.body import BodyShape
+from synth.body import SEGMENT_RATIOS, BodyShape
 from synth.covariates import Outfit, WalkCovariates
 from synth.kinematics import WalkMotion
 from synth.skeleton import ANKLE, ELBOW, HEAD_TOP, HIP, JOINT_COUNT, KNEE, PELVIS, SHOULDER, THORAX, UPPER_NECK, WRIST
@@ -75,8 +75,13 @@ class _Builder:
             self.reach[j] = max(self.reach[j], float(axes.max()))
 
 
-def dress(motion: WalkMotion, body: BodyShape, walk: WalkCovariates) -> Figure:
-    """Builds the walker's primitives for every frame of `motion`."""
+def dress(motion: WalkMotion, body: BodyShape, walk: WalkCovariates, fit_head: bool = False) -> Figure:
+    """Builds the walker's primitives for every frame of `motion`.
+
+    `fit_head` scales the head and hair with the body's own head length, so that head_top
+    stays on the head for heads far from the average (the shifted style, whose bodies sit
+    at the edge of the population); the standard style keeps its head sized by stature.
+    """
     j = motion.joints
     u = body.stature / 1.76  # metres of an average man per metre here
     g = body.girth
@@ -122,14 +127,15 @@ def dress(motion: WalkMotion, body: BodyShape, walk: WalkCovariates) -> Figure:
     build.capsule(j[:, THORAX], j[:, UPPER_NECK], 0.050 * u * np.sqrt(g), 0.045 * u * np.sqrt(g), SKIN,
                   (THORAX, UPPER_NECK))
     head_fwd, head_up = motion.head_rotation[:, :, 0], motion.head_rotation[:, :, 1]
-    head_centre = j[:, UPPER_NECK] + 0.45 * body.head * head_up + 0.015 * u * head_fwd
-    head_axes = np.array([0.100, 0.117, 0.083]) * u
+    h = body.head / (SEGMENT_RATIOS["head"] * body.stature) if fit_head else 1.0
+    head_centre = j[:, UPPER_NECK] + 0.45 * body.head * head_up + 0.015 * u * h * head_fwd
+    head_axes = np.array([0.100, 0.117, 0.083]) * u * h
     build.ellipsoid(head_centre, motion.head_rotation, head_axes, SKIN, (UPPER_NECK, HEAD_TOP))
     if outfit.long_hair:
-        hair_centre = head_centre - 0.030 * u * head_fwd - 0.02 * u * head_up
+        hair_centre = head_centre - 0.030 * u * h * head_fwd - 0.02 * u * h * head_up
         hair_axes = head_axes * np.array([1.0, 1.12, 1.07])
     else:
-        hair_centre = head_centre - 0.028 * u * head_fwd + 0.026 * u * head_up
+        hair_centre = head_centre - 0.028 * u * h * head_fwd + 0.026 * u * h * head_up
         hair_axes = head_axes * np.array([0.98, 0.88, 1.05])
     build.ellipsoid(hair_centre, motion.head_rotation, hair_axes, HAIR, (HEAD_TOP,))
 

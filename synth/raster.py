@@ -27,18 +27,28 @@ class RasterBuffers:
       depth: (Tc, size, size) float32 camera depth of the nearest surface, inf where empty.
       material: (Tc, size, size) int16 material of that surface, -1 where empty.
       shade: (Tc, size, size) float32 lighting x pattern factor of that surface.
+      normal: (Tc, size, size, 3) float32 unit surface normal (camera coordinates) of that
+        surface, or None when not kept (see `empty`).
+      uv: (Tc, size, size, 2) float32 surface coordinates in metres (along the part, around
+        it) of that surface, or None when not kept.
     """
 
     depth: np.ndarray
     material: np.ndarray
     shade: np.ndarray
+    normal: np.ndarray | None = None
+    uv: np.ndarray | None = None
 
     @classmethod
-    def empty(cls, frames: int, size: int) -> "RasterBuffers":
+    def empty(cls, frames: int, size: int, surface: bool = False) -> "RasterBuffers":
+        """Empty buffers; `surface` also keeps each pixel's normal and surface coordinates
+        (for shading and texturing after rasterisation, as the shifted style does)."""
         return cls(
             depth=np.full((frames, size, size), np.inf, dtype=np.float32),
             material=np.full((frames, size, size), -1, dtype=np.int16),
             shade=np.zeros((frames, size, size), dtype=np.float32),
+            normal=np.zeros((frames, size, size, 3), dtype=np.float32) if surface else None,
+            uv=np.zeros((frames, size, size, 2), dtype=np.float32) if surface else None,
         )
 
 
@@ -116,7 +126,14 @@ def draw_capsule(
         # Stripes across the part, counted in metres along its axis.
         length = np.linalg.norm(b[frames] - a[frames], axis=1)
         shade *= 1.0 - stripe_contrast * (np.floor(th * length[fi] / stripe_period) % 2)
-    _commit(buffers, frames[fi], y0[fi] + yi, x0[fi] + xi, depth, shade, material)
+    normal = uv = None
+    if buffers.normal is not None:
+        normal = np.stack([nx, ny, -cosine], axis=1)
+        # Along the axis in metres; around it, the arc from the axis's centre line as seen.
+        length = np.linalg.norm(b[frames] - a[frames], axis=1)
+        across = (ex.ravel()[hit] * dy[fi] - ey.ravel()[hit] * dx[fi]) / np.sqrt(length2[fi]) / rh
+        uv = np.stack([th * length[fi], np.arcsin(np.clip(across, -1.0, 1.0)) * radius_world], axis=1)
+    _commit(buffers, frames[fi], y0[fi] + yi, x0[fi] + xi, depth, shade, material, normal, uv)
 
 
 def draw_ellipsoid(
@@ -190,7 +207,11 @@ def draw_ellipsoid(
     shade = lights.ambient + (1.0 - lights.ambient) * lambert
     if stripe_period > 0:
         shade *= 1.0 - stripe_contrast * (np.floor(local[:, 1] * axes[1] / stripe_period) % 2)
-    _commit(buffers, frames[fi], y0[fi] + yi, x0[fi] + xi, s, shade, material)
+    uv = None
+    if buffers.normal is not None:
+        # Up the ellipsoid's second axis in metres; around it, the arc at its mean radius.
+        uv = np.stack([local[:, 1] * axes[1], np.arctan2(local[:, 2], local[:, 0]) * 0.5 * (axes[0] + axes[2])], axis=1)
+    _commit(buffers, frames[fi], y0[fi] + yi, x0[fi] + xi, s, shade, material, normal, uv)
 
 
 def _boxes(ok, x_lo, x_hi, y_lo, y_hi, size):
@@ -215,8 +236,9 @@ def _boxes(ok, x_lo, x_hi, y_lo, y_hi, size):
     return frames, x0, y0, width, height
 
 
-def _commit(buffers: RasterBuffers, f, y, x, depth, shade, material: int) -> None:
-    """Writes the fragments that are nearer than what the buffers hold."""
+def _commit(buffers: RasterBuffers, f, y, x, depth, shade, material: int, normal=None, uv=None) -> None:
+    """Writes the fragments that are nearer than what the buffers hold (with their normals
+    (n, 3) and surface coordinates (n, 2) where the buffers keep them)."""
     size = buffers.depth.shape[1]
     flat = (f * size + y) * size + x
     depth_flat = buffers.depth.reshape(-1)
@@ -225,3 +247,6 @@ def _commit(buffers: RasterBuffers, f, y, x, depth, shade, material: int) -> Non
     depth_flat[flat] = depth[nearer]
     buffers.material.reshape(-1)[flat] = material
     buffers.shade.reshape(-1)[flat] = shade[nearer]
+    if buffers.normal is not None and normal is not None:
+        buffers.normal.reshape(-1, 3)[flat] = normal[nearer]
+        buffers.uv.reshape(-1, 2)[flat] = uv[nearer]

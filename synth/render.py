@@ -2,7 +2,9 @@
 
 Frames are rendered in chunks of frames (bounded memory): the figure (and the occluding pole)
 go through the z-buffer rasteriser, the background comes from the camera's panorama with a
-soft shadow, then lighting tint, sensor noise and blur are applied. A joint is visible
+soft shadow, then lighting tint, sensor noise and blur are applied (the shifted style,
+synth.style, shades and textures the figure from per-pixel normals and surface coordinates
+instead and develops frames through its own camera). A joint is visible
 where it lies in the frame and the nearest surface at its pixel is not more than its own
 limb's thickness in front of it (the depth test).
 """
@@ -21,6 +23,7 @@ from synth.kinematics import WalkMotion
 from synth.raster import Lights, RasterBuffers, draw_capsule, draw_ellipsoid
 from synth.scenery import Panorama, shadow_factor
 from synth.skeleton import ANKLE, HEAD_TOP, KNEE, PELVIS, THORAX
+from synth.style import Developer, Look, shade_surface
 
 CHUNK_PIXELS = 400_000  # pixels per chunk of frames (bounds the buffers at ~10 MB)
 POLE_RADIUS = 0.09
@@ -33,11 +36,14 @@ class RenderedWalk:
       frames: (T, size, size, 3) uint8 RGB.
       joints_xy: (T, 16, 2) float64 pixel coordinates (x right, y down), MPII order.
       visible: (T, 16) bool.
+      silhouette: (T, size, size) bool, the pixels the figure covers (occluders excluded),
+        when asked for; else None.
     """
 
     frames: np.ndarray
     joints_xy: np.ndarray
     visible: np.ndarray
+    silhouette: np.ndarray | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,10 +84,15 @@ def render_walk(
     view: ViewCovariates,
     pole: Pole | None,
     rng: np.random.Generator,
+    look: Look | None = None,
+    keep_silhouette: bool = False,
 ) -> RenderedWalk:
     """Renders every frame of `motion` through `camera`.
 
-    `rng` draws the sensor noise (the view's generator).
+    `rng` draws the sensor noise (the view's generator). `look` None renders the standard
+    style; a Look renders the shifted style (its patterns, shading, grade and camera; the
+    panorama and the figure's outfit must come from the same style). `keep_silhouette`
+    also returns the figure's pixels.
     """
     frames_total, size = motion.frames, camera.size
     rotation = camera.rotation()  # (T, 3, 3) world -> camera
@@ -122,15 +133,18 @@ def render_walk(
     scale = float(motion.joints[0, HEAD_TOP, 1]) / 1.7
     blob_radii = np.array([0.12, 0.12, 0.12, 0.12, 0.18, 0.18, 0.13]) * scale
 
-    noise_bank = _noise_bank(rng, size, view.noise)
+    noise_bank = _noise_bank(rng, size, view.noise) if look is None else None
+    developer = Developer(look, size, rng) if look is not None else None
     blur_sigma = view.blur * size
+    figure_materials = len(figure.albedo)
 
     out = np.empty((frames_total, size, size, 3), dtype=np.uint8)
     visible = np.zeros((frames_total, 16), dtype=bool)
+    silhouette = np.zeros((frames_total, size, size), dtype=bool) if keep_silhouette else None
     chunk = max(1, CHUNK_PIXELS // (size * size))
     for start in range(0, frames_total, chunk):
         frames = np.arange(start, min(start + chunk, frames_total))
-        buffers = RasterBuffers.empty(len(frames), size)
+        buffers = RasterBuffers.empty(len(frames), size, surface=look is not None)
         lights = Lights(direction=light_camera[frames], ambient=lighting.ambient)
         for i in range(cap_a.shape[1]):
             m = int(materials[i])
@@ -146,6 +160,12 @@ def render_walk(
         image *= tint
         image *= shadow_factor(camera, frames, ground[frames], blob_radii, lighting.shadow_strength)[..., None]
         body = buffers.material >= 0
+        if silhouette is not None:
+            silhouette[frames] = body & (buffers.material < figure_materials)
+        if developer is not None:
+            image[body] = shade_surface(look.walk, buffers, body, albedo255, tint, light_camera[frames], lighting.ambient)
+            out[frames] = developer.develop(image, buffers, blur_sigma)
+            continue
         image[body] = albedo255[buffers.material[body]] * buffers.shade[body][:, None]
         if noise_bank is not None:
             for k, f in enumerate(frames):
@@ -158,7 +178,7 @@ def render_walk(
             for k in range(len(frames)):
                 pixels[k] = cv2.GaussianBlur(pixels[k], (0, 0), blur_sigma)
         out[frames] = pixels
-    return RenderedWalk(frames=out, joints_xy=joints_xy, visible=visible)
+    return RenderedWalk(frames=out, joints_xy=joints_xy, visible=visible, silhouette=silhouette)
 
 
 def _visibility(depth: np.ndarray, joints_xy: np.ndarray, joint_depth: np.ndarray, tolerance: np.ndarray) -> np.ndarray:

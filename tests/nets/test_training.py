@@ -110,6 +110,21 @@ def test_gait_triplet_training_runs_on_the_embedding():
     assert np.all(np.isfinite(history.history["loss"]))
 
 
+def test_gait_softmax_plus_triplet_learns_on_person_by_walks_batches():
+    sequences, labels = _identity_sequences(identities=4, per_identity=3, seed=2)
+    keras.utils.set_random_seed(0)
+    model = GaitNN(num_identities=4, extra_residual_blocks="discarded", rnn_layers=1)
+    history = fit_gait(model, sequences, labels, epochs=6, batch_size=6, loss="softmax+triplet",
+                       identities_per_batch=2)
+    losses = history.history["loss"]
+    assert losses[-1] < 0.6 * losses[0]
+    assert history.history["accuracy"][-1] >= 0.75  # chance is 0.25
+    with pytest.raises(ValueError, match="num_identities"):
+        fit_gait(GaitNN(), sequences, labels, epochs=1, loss="softmax+triplet")
+    with pytest.raises(ValueError, match="schedule"):
+        fit_gait(model, sequences, labels, epochs=1, schedule="linear")
+
+
 def test_softmax_needs_a_training_head():
     sequences, labels = _identity_sequences()
     with pytest.raises(ValueError, match="num_identities"):

@@ -47,6 +47,22 @@ def test_training_saves_the_model_with_its_record(store_with_truth, tmp_path):
     trained = train_pose_model(store_with_truth, tmp_path / "models", **{**OPTIONS, "epochs": 1})
     assert trained.path.endswith(f"pose-{trained.digest}.keras")
     assert trained.record["validation_subjects"] and "val_pck" in trained.record["metrics"]
+    assert trained.record["code_version"]
+
+
+def test_pose_quality_is_reported_on_people_the_network_never_trained_on(store_with_truth, tmp_path):
+    subjects = sorted({a["subject"] for a in store_with_truth.all_sequence_attrs().values()})
+    trained = train_pose_model(store_with_truth, tmp_path / "models", **{**OPTIONS, "epochs": 1},
+                               only_subjects=subjects[:2])
+    assert trained.record["heldout"]["subjects"] == subjects[2:]
+    assert trained.record["heldout"]["set"] == "people outside the training split"
+    assert set(trained.record["training_subjects"]) | set(trained.record["validation_subjects"]) == set(subjects[:2])
+    metrics = trained.record["metrics"]
+    for name in ("heldout/mean_error", "heldout/pck_0.1", "heldout/legs/pck_0.1", "heldout/swap_rate",
+                 "heldout/jitter"):
+        assert name in metrics
+    assert 0.0 <= metrics["heldout/pck_0.1"] <= metrics["heldout/pck_0.2"] <= 1.0
+    assert metrics["heldout/frames"] == 8  # the one walk of the one held-out person
 
 
 def test_a_killed_training_resumes_from_its_last_finished_epoch(store_with_truth, tmp_path):
