@@ -36,6 +36,7 @@ BENCHMARKS: tuple[str, ...] = (
     "feature_flow",
     "scale",
     "accuracy",
+    "demo",
 )
 
 

@@ -73,6 +73,10 @@ class SynthesizeParams(Params):
         1.0, ge=0.0, le=3.0, description="Scales walk-to-walk drift, covariate ranges and degradation (1: nominal)."
     )
     spread: float = Field(1.0, ge=0.0, le=3.0, description="Scales between-person variability of body and gait.")
+    style: Literal["standard", "shifted"] = Field(
+        "standard", description="standard: the look pose training uses; shifted: textures, palette, shading, "
+        "backgrounds, camera noise and body proportions it never saw, to test pose quality out of style.",
+    )
     jobs_per_task: int = Field(11, ge=1, le=1000, description="Walk views one Dask task renders in a row.")
     compute: ComputeParams = Field(default_factory=ComputeParams)
     tracking: TrackingParams = Field(default_factory=TrackingParams)

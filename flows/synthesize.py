@@ -33,7 +33,7 @@ def synthesize_archive(params: SynthesizeParams) -> dict:
 def render_archive(params: SynthesizeParams) -> dict:
     spec = ArchiveSpec(
         layout=params.layout, subjects=params.subjects, views=params.views, frames=params.frames,
-        size=params.size, seed=params.seed, difficulty=params.difficulty, spread=params.spread,
+        size=params.size, seed=params.seed, difficulty=params.difficulty, spread=params.spread, style=params.style,
     )
     jobs = plan_walks(spec)
     bundles = [jobs[i:i + params.jobs_per_task] for i in range(0, len(jobs), params.jobs_per_task)]

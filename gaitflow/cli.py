@@ -172,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="0..3: scales walk-to-walk drift, covariate ranges and image degradation (default: 1)",
     )
     synth.add_argument("--spread", type=float, default=1.0, help="0..3: scales differences between people (default: 1)")
+    synth.add_argument("--style", choices=("standard", "shifted"), default="standard",
+                       help="standard: the look pose training uses; shifted: a look it never saw (default: standard)")
     _add_common(synth)
     synth.set_defaults(handler=_run_synth)
 
@@ -376,6 +378,7 @@ def _run_synth(args: argparse.Namespace, settings: Settings) -> int:
     params = SynthesizeParams(
         archive=args.archive.resolve(), layout=args.layout, subjects=args.subjects, views=args.views,
         frames=args.frames, size=args.size, seed=args.seed, difficulty=args.difficulty, spread=args.spread,
+        style=args.style,
         compute=_compute(args, settings), tracking=_tracking(args, settings),
     )
     summary = _with_progress(args, lambda: synthesize_archive(params))
@@ -580,6 +583,8 @@ def _print_results(args: argparse.Namespace, evaluation: dict, settings: Setting
             compact.update(
                 seconds=summary["seconds"], notes=summary["notes"], ingest=summary["ingest"],
                 pose_model=summary["features"]["pose_model"], gait_model=summary["describe"]["gait_model"],
+                pose_training=(summary["pose_training"] or {}).get("metrics", {}),
+                gait_training=summary["gait_training"]["metrics"],
             )
         print(json.dumps(compact, default=str))
         return

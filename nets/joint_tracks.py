@@ -57,9 +57,11 @@ def fix_left_right(
     the network's labels (the noise level), `switch_cost` per change between kept and
     exchanged and `label_cost` per exchanged frame. So a frame whose legs fit the
     neighbouring frames' tracks better swapped is swapped back, and so is a run of such
-    frames (it shows only at its two ends, hence the cheap per-frame cost), while noise on
-    legs that lie close together (the frontal view) swaps nothing. Where the legs cross in a
-    side view, the acceleration still tells them apart by their velocities.
+    frames (it shows only at its two ends, hence the cheap per-frame cost), while noise
+    alone swaps nothing unless the two sides lie within the noise of each other (a frontal
+    view), where a few exchanged frames move joints by no more than that separation. Where
+    the legs cross in a side view, the acceleration still tells them apart by their
+    velocities.
 
     The defaults were chosen on simulated walks (`synth`, views 0-144 degrees, noise of 1-3 %
     of body height, 10-40 % of frames swapped, singly or in runs of up to 10): they remove

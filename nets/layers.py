@@ -110,7 +110,7 @@ def heatmap_argmax(heatmaps):
     return ops.stack([index // width, index % width], axis=-1)
 
 
-def refine_peaks(heatmaps, peaks, *, max_offset: float = 0.5):
+def refine_peaks(heatmaps, peaks, *, max_offset: float = 1.0):
     """Sub-pixel peak positions: one Newton step of a quadratic fit to the log heat-map.
 
     Around each integer `peak` the 3x3 neighbourhood of `log(heatmap)` gives the gradient g and
@@ -118,7 +118,9 @@ def refine_peaks(heatmaps, peaks, *, max_offset: float = 0.5):
     (the Taylor expansion of DARK, Zhang et al. 2020, arXiv 1910.06278). A Gaussian peak is
     a quadratic in the log domain, so its centre comes back exactly. Where H is not negative
     definite the fit falls back to a parabola per axis, and on a flat map or at the border of
-    the grid (for that axis) to the integer position. Offsets are clipped to `max_offset`.
+    the grid (for that axis) to the integer position. Offsets are clipped to `max_offset`
+    pixels per axis (along an oblique ridge the true peak can lie over half a pixel from
+    the arg-max, so the default is one).
 
     Args:
         heatmaps: (B, H, W, J) non-negative maps (sigmoid probabilities).

@@ -13,6 +13,7 @@ Modules, one job each:
   raster      the z-buffer rasteriser of capsules and ellipsoids.
   scenery     procedural backgrounds (panorama) and the soft ground shadow.
   render      one walk seen by one camera: frames, 2-D joints and their visibility.
+  style       the rendering styles: "standard" (training's look) and "shifted" (a held-out look).
   video       writing frames as a PyAV video or a JPEG folder.
   sidecar     the ground-truth sidecar (DEVELOPMENT.md format).
   archive     ArchiveSpec -> WalkJobs -> files in the casia-b / tum-gaid layouts.

@@ -27,9 +27,9 @@ class RasterBuffers:
       depth: (Tc, size, size) float32 camera depth of the nearest surface, inf where empty.
       material: (Tc, size, size) int16 material of that surface, -1 where empty.
       shade: (Tc, size, size) float32 lighting x pattern factor of that surface.
-      normal: (Tc, size, size, 3) float32 unit surface normal (camera coordinates) of that
-        surface, or None when not kept (see `empty`).
-      uv: (Tc, size, size, 2) float32 surface coordinates in metres (along the part, around
+      normal: (3, Tc, size, size) float32 unit surface normal (camera coordinates) of that
+        surface, one plane per axis, or None when not kept (see `empty`).
+      uv: (2, Tc, size, size) float32 surface coordinates in metres (along the part, around
         it) of that surface, or None when not kept.
     """
 
@@ -47,8 +47,8 @@ class RasterBuffers:
             depth=np.full((frames, size, size), np.inf, dtype=np.float32),
             material=np.full((frames, size, size), -1, dtype=np.int16),
             shade=np.zeros((frames, size, size), dtype=np.float32),
-            normal=np.zeros((frames, size, size, 3), dtype=np.float32) if surface else None,
-            uv=np.zeros((frames, size, size, 2), dtype=np.float32) if surface else None,
+            normal=np.zeros((3, frames, size, size), dtype=np.float32) if surface else None,
+            uv=np.zeros((2, frames, size, size), dtype=np.float32) if surface else None,
         )
 
 
@@ -128,11 +128,11 @@ def draw_capsule(
         shade *= 1.0 - stripe_contrast * (np.floor(th * length[fi] / stripe_period) % 2)
     normal = uv = None
     if buffers.normal is not None:
-        normal = np.stack([nx, ny, -cosine], axis=1)
+        normal = (nx, ny, -cosine)
         # Along the axis in metres; around it, the arc from the axis's centre line as seen.
         length = np.linalg.norm(b[frames] - a[frames], axis=1)
-        across = (ex.ravel()[hit] * dy[fi] - ey.ravel()[hit] * dx[fi]) / np.sqrt(length2[fi]) / rh
-        uv = np.stack([th * length[fi], np.arcsin(np.clip(across, -1.0, 1.0)) * radius_world], axis=1)
+        across = (ex.ravel()[hit] * dy[fi] - ey.ravel()[hit] * dx[fi]) / np.sqrt(length2)[fi] / rh
+        uv = (th * length[fi], np.arcsin(np.clip(across, -1.0, 1.0)) * radius_world)
     _commit(buffers, frames[fi], y0[fi] + yi, x0[fi] + xi, depth, shade, material, normal, uv)
 
 
@@ -210,8 +210,8 @@ def draw_ellipsoid(
     uv = None
     if buffers.normal is not None:
         # Up the ellipsoid's second axis in metres; around it, the arc at its mean radius.
-        uv = np.stack([local[:, 1] * axes[1], np.arctan2(local[:, 2], local[:, 0]) * 0.5 * (axes[0] + axes[2])], axis=1)
-    _commit(buffers, frames[fi], y0[fi] + yi, x0[fi] + xi, s, shade, material, normal, uv)
+        uv = (local[:, 1] * axes[1], np.arctan2(local[:, 2], local[:, 0]) * 0.5 * (axes[0] + axes[2]))
+    _commit(buffers, frames[fi], y0[fi] + yi, x0[fi] + xi, s, shade, material, normal.T, uv)
 
 
 def _boxes(ok, x_lo, x_hi, y_lo, y_hi, size):
@@ -238,7 +238,7 @@ def _boxes(ok, x_lo, x_hi, y_lo, y_hi, size):
 
 def _commit(buffers: RasterBuffers, f, y, x, depth, shade, material: int, normal=None, uv=None) -> None:
     """Writes the fragments that are nearer than what the buffers hold (with their normals
-    (n, 3) and surface coordinates (n, 2) where the buffers keep them)."""
+    (3 arrays (n,)) and surface coordinates (2 arrays (n,)) where the buffers keep them)."""
     size = buffers.depth.shape[1]
     flat = (f * size + y) * size + x
     depth_flat = buffers.depth.reshape(-1)
@@ -248,5 +248,7 @@ def _commit(buffers: RasterBuffers, f, y, x, depth, shade, material: int, normal
     buffers.material.reshape(-1)[flat] = material
     buffers.shade.reshape(-1)[flat] = shade[nearer]
     if buffers.normal is not None and normal is not None:
-        buffers.normal.reshape(-1, 3)[flat] = normal[nearer]
-        buffers.uv.reshape(-1, 2)[flat] = uv[nearer]
+        for plane, values in zip(buffers.normal, normal):
+            plane.reshape(-1)[flat] = values[nearer]
+        for plane, values in zip(buffers.uv, uv):
+            plane.reshape(-1)[flat] = values[nearer]

@@ -163,7 +163,9 @@ def render_walk(
         if silhouette is not None:
             silhouette[frames] = body & (buffers.material < figure_materials)
         if developer is not None:
-            image[body] = shade_surface(look.walk, buffers, body, albedo255, tint, light_camera[frames], lighting.ambient)
+            pixels = np.flatnonzero(body)
+            image.reshape(-1, 3)[pixels] = shade_surface(look.walk, buffers, pixels, albedo255, tint, light_camera[frames],
+                                                         lighting.ambient)
             out[frames] = developer.develop(image, buffers, blur_sigma)
             continue
         image[body] = albedo255[buffers.material[body]] * buffers.shade[body][:, None]

@@ -17,7 +17,8 @@ motion, keyed by the same seeds) stay who they are:
   camera      vignetting, chromatic aberration, signal-dependent sensor noise with blotchy
               chroma noise, in-camera JPEG blockiness;
   bodies      every proportion (segment ratios, leg length, girth) drawn at 2 to 2.5 SDs of
-              the population (body.sample_body's `edge`), keeping its sign.
+              the population (body.sample_body's `edge`), keeping its sign; the drawn head
+              follows the head length (figure.dress's `fit_head`), so head_top stays on it.
 
 Everything appearance-related is drawn per walk (clothes from the walk's outfit stream, which
 the leaky control ties to the person; look and scene from the walk's look stream) or per
@@ -202,51 +203,52 @@ def sample_look(
 
 
 def shade_surface(
-    look: WalkLook, buffers: RasterBuffers, body: np.ndarray, albedo255: np.ndarray, tint: np.ndarray,
+    look: WalkLook, buffers: RasterBuffers, pixels: np.ndarray, albedo255: np.ndarray, tint: np.ndarray,
     light: np.ndarray, ambient: float,
 ) -> np.ndarray:
-    """(N, 3) float32 colours of the `body` pixels ((Tc, S, S) bool) in the shifted style.
+    """(N, 3) float32 colours, 0..255, of the figure's pixels in the shifted style.
 
     Args:
       buffers: a chunk's buffers kept with surfaces (RasterBuffers.empty(..., surface=True)).
+      pixels: (N,) flat indices into the chunk's (Tc, S, S) pixels that a surface covers.
       albedo255: (M, 3) per material, 0..255, the light's tint included.
       tint: (3,) the light's tint.
       light: (Tc, 3) unit vectors towards the light, camera coordinates.
       ambient: the ambient share of the standard light (the cel shading's floor).
     """
-    material = buffers.material[body].astype(np.int64)
-    normal = buffers.normal[body]
-    uv = buffers.uv[body]
+    material = buffers.material.reshape(-1)[pixels].astype(np.int64)
+    nx, ny, nz = (plane.reshape(-1)[pixels] for plane in buffers.normal)
+    u, v = (plane.reshape(-1)[pixels] for plane in buffers.uv)
     colour = albedo255[material].astype(np.float32)
     for m, pattern in enumerate(look.patterns):
         if pattern.kind == "plain":
             continue
         sel = np.flatnonzero(material == m)
         if sel.size:
-            weight = pattern_weight(pattern, uv[sel])[:, None]
+            weight = pattern_weight(pattern, u[sel], v[sel])[:, None]
             second = 255.0 * np.asarray(pattern.colour, dtype=np.float32) * tint
             colour[sel] += weight * (second - colour[sel])
-    frame = np.nonzero(body)[0]
-    n_dot_l = np.einsum("ni,ni->n", normal, light[frame].astype(np.float32))
+    frame_light = light.astype(np.float32)[pixels // buffers.material[0].size]
+    n_dot_l = nx * frame_light[:, 0] + ny * frame_light[:, 1] + nz * frame_light[:, 2]
     if look.shading == "cel":
         steps = np.minimum(np.floor(np.maximum(n_dot_l, 0.0) * look.bands + 0.4), look.bands) / look.bands
         colour *= (ambient + (1.0 - ambient) * steps)[:, None]
     elif look.shading == "flat":
         colour *= 0.95
     else:  # hemisphere: camera y points down, so -normal_y is "up" (the pitch is small)
-        up = 0.5 - 0.5 * normal[:, 1]
+        up = 0.5 - 0.5 * ny
         sky, ground = np.asarray(look.sky_light, np.float32), np.asarray(look.ground_light, np.float32)
         key = (0.5 + 0.5 * n_dot_l) ** 2
         colour *= (ground + up[:, None] * (sky - ground)) * (0.6 + 0.6 * key)[:, None]
-    rim = look.rim_strength * (1.0 - np.abs(normal[:, 2])) ** look.rim_power
+    rim = look.rim_strength * (1.0 - np.abs(nz)) ** look.rim_power
     colour += (255.0 * rim)[:, None] * np.asarray(look.rim_colour, dtype=np.float32)
     return colour
 
 
-def pattern_weight(pattern: Pattern, uv: np.ndarray) -> np.ndarray:
+def pattern_weight(pattern: Pattern, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """(N,) float32 in [0, 1]: how much of the pattern's second colour shows at surface
-    coordinates `uv` (N, 2) metres."""
-    u, v = uv[:, 0] / pattern.period, uv[:, 1] / pattern.period
+    coordinates (u, v) ((N,) each, metres along and around the part)."""
+    u, v = u / pattern.period, v / pattern.period
     if pattern.kind == "checks":
         return ((np.floor(u) + np.floor(v)) % 2).astype(np.float32)
     if pattern.kind == "diagonal":
@@ -274,8 +276,11 @@ class Developer:
         self.rng = rng
         grid = (np.arange(size, dtype=np.float32) - (size - 1) / 2.0) / (size / 2.0)
         radius2 = (grid[None, :] ** 2 + grid[:, None] ** 2) / 2.0
-        self.vignette = (1.0 - look.camera.vignette * radius2).astype(np.float32)[None, :, :, None]
+        vignette = (1.0 - look.camera.vignette * radius2).astype(np.float32)
+        self.vignette = np.ascontiguousarray(np.repeat(vignette[:, :, None], 3, axis=2))  # no broadcasting: faster
+        self.affine = _grade_affine(look.walk)
         camera = look.camera
+        self.shift = max(1, int(round(camera.aberration * size / 256))) if camera.aberration > 0 else 0
         self.shot = None
         if camera.shot_noise > 0.05:
             self.shot = (camera.shot_noise * rng.standard_normal((tiles, size + 16, size + 16, 3))).astype(np.float32)
@@ -287,78 +292,85 @@ class Developer:
 
     def develop(self, image: np.ndarray, buffers: RasterBuffers, blur_sigma: float) -> np.ndarray:
         """(Tc, S, S, 3) uint8 from the composed chunk `image` (float32, 0..255; changed)."""
-        walk, camera, size = self.look.walk, self.look.camera, self.size
-        if walk.outline > 0:
-            image[_ink_lines(buffers.material, buffers.depth)] *= 1.0 - walk.outline
-        _grade(image, walk)
-        image *= self.vignette
-        shift = max(1, int(round(camera.aberration * size / 256))) if camera.aberration > 0 else 0
-        if shift > 0:
-            image[:, :, shift:, 0] = image[:, :, :-shift, 0].copy()
-            image[:, :, :-shift, 2] = image[:, :, shift:, 2].copy()
-        for k in range(len(image)):
-            if self.shot is not None:
-                tile = self.shot[int(self.rng.integers(len(self.shot)))]
-                dy, dx = self.rng.integers(0, tile.shape[0] - size + 1, size=2)
-                image[k] += tile[dy:dy + size, dx:dx + size] * np.sqrt(np.maximum(image[k], 0.0))
-            if self.chroma is not None:
-                tile = self.chroma[int(self.rng.integers(len(self.chroma)))]
-                dy, dx = self.rng.integers(0, tile.shape[0] - size + 1, size=2)
-                image[k] += tile[dy:dy + size, dx:dx + size]
-        np.clip(image, 0, 255, out=image)
-        pixels = image.astype(np.uint8)
-        for k in range(len(pixels)):
+        walk, camera, size, shift = self.look.walk, self.look.camera, self.size, self.shift
+        frames = len(image)
+        shot = self._crops(self.shot, frames)
+        chroma = self._crops(self.chroma, frames)
+        out = np.empty(image.shape, dtype=np.uint8)
+        for k in range(frames):
+            frame = image[k]
+            if walk.outline > 0:
+                frame[_ink_lines(buffers.depth[k])] *= 1.0 - walk.outline
+            frame = cv2.transform(frame, self.affine)  # the colour grade
+            frame *= self.vignette
+            if shot is not None:
+                level = cv2.sqrt(np.maximum(frame, 0.0))  # shot noise grows with the signal
+                level *= shot[k]
+                frame += level
+            if chroma is not None:
+                frame += chroma[k]
+            np.clip(frame, 0, 255, out=frame)
+            pixels = frame.astype(np.uint8)
+            if shift > 0:  # chromatic aberration: red and blue slide apart
+                pixels[:, shift:, 0] = pixels[:, :-shift, 0].copy()
+                pixels[:, :-shift, 2] = pixels[:, shift:, 2].copy()
             if blur_sigma > 0.3:
-                pixels[k] = cv2.GaussianBlur(pixels[k], (0, 0), blur_sigma)
+                pixels = cv2.GaussianBlur(pixels, (0, 0), blur_sigma)
             if camera.jpeg_quality > 0:
-                bgr = np.ascontiguousarray(pixels[k, :, :, ::-1])
-                ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, camera.jpeg_quality])
+                ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR),
+                                           [cv2.IMWRITE_JPEG_QUALITY, camera.jpeg_quality])
                 if not ok:
                     raise RuntimeError("in-camera JPEG encoding failed")
-                pixels[k] = cv2.imdecode(encoded, cv2.IMREAD_COLOR)[:, :, ::-1]
-        return pixels
+                pixels = cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+            out[k] = pixels
+        return out
+
+    def _crops(self, bank: np.ndarray | None, frames: int) -> list[np.ndarray] | None:
+        """A random frame-sized crop of a random tile of `bank` for each of `frames` frames."""
+        if bank is None:
+            return None
+        tiles = self.rng.integers(len(bank), size=frames)
+        offsets = self.rng.integers(0, bank.shape[1] - self.size + 1, size=(frames, 2))
+        return [bank[t, dy:dy + self.size, dx:dx + self.size] for t, (dy, dx) in zip(tiles, offsets)]
 
 
-def _ink_lines(material: np.ndarray, depth: np.ndarray) -> np.ndarray:
-    """(Tc, S, S) bool: the nearer pixel of every neighbouring pair that changes material or
-    jumps in depth (lines inside the silhouette, along limbs crossing the body)."""
-    edge = np.zeros(material.shape, dtype=bool)
-    for axis in (1, 2):
-        lo = [slice(None)] * 3
-        hi = [slice(None)] * 3
-        lo[axis], hi[axis] = slice(None, -1), slice(1, None)
-        lo, hi = tuple(lo), tuple(hi)
-        m0, m1, d0, d1 = material[lo], material[hi], depth[lo], depth[hi]
-        with np.errstate(invalid="ignore"):
-            jump = (m0 != m1) | (np.abs(d0 - d1) > 0.12)
-        edge[lo] |= jump & (d0 < d1)
-        edge[hi] |= jump & (d1 < d0)
-    return edge
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
-def _grade(image: np.ndarray, look: WalkLook) -> None:
-    """Applies the look's colour grade to (Tc, S, S, 3) float32 0..255 in place."""
+def _ink_lines(depth: np.ndarray) -> np.ndarray:
+    """(S, S) bool: surface pixels next to something more than 12 cm farther away (the
+    background, or a part behind): ink lines inside the silhouette and along limbs."""
+    with np.errstate(invalid="ignore"):
+        return cv2.dilate(depth, _CROSS) - depth > 0.12
+
+
+def _grade_affine(look: WalkLook) -> np.ndarray:
+    """(3, 4) float32: the look's colour grade as one affine map of RGB (0..255); every
+    grade is linear in the colour and its luma.
+
+    vivid: saturation x (1 + 1.2 k); faded: saturation x (1 - 0.9 k), a warm tint and lifted
+    blacks; split: shadows towards one colour, highlights towards another; duotone: the luma
+    mapped onto a dark-to-light ramp between two colours, mixed in by k.
+    """
     k = look.grade_strength
-    grey = (image @ LUMA)[..., None]
-    first, second = (np.asarray(c, dtype=np.float32) for c in look.grade_colours)
+    first, second = (np.asarray(c, dtype=np.float64) for c in look.grade_colours)
+    identity = np.eye(3)
+    to_luma = np.outer(np.ones(3), LUMA.astype(np.float64))  # rows: x -> luma(x)
+    offset = np.zeros(3)
     if look.grade == "vivid":
-        image -= grey
-        image *= 1.0 + 1.2 * k
-        image += grey
+        s = 1.0 + 1.2 * k
+        matrix = s * identity + (1.0 - s) * to_luma
     elif look.grade == "faded":
-        image -= grey
-        image *= 1.0 - 0.9 * k
-        image += grey
-        image *= 0.85 * first
-        image += 20.0
+        s = 1.0 - 0.9 * k
+        matrix = np.diag(0.85 * first) @ (s * identity + (1.0 - s) * to_luma)
+        offset = np.full(3, 20.0)
     elif look.grade == "split":
-        lum = grey / 255.0
-        image += 70.0 * k * ((1.0 - lum) * (first - 0.5) + lum * (second - 0.5))
+        matrix = identity + (70.0 * k / 255.0) * np.outer(second - first, LUMA)
+        offset = 70.0 * k * (first - 0.5)
     else:  # duotone
-        lum = grey / 255.0
-        tone = 255.0 * (first + lum * (second - first))
-        image *= 1.0 - k
-        image += k * tone
+        matrix = (1.0 - k) * identity + k * np.outer(second - first, LUMA)
+        offset = 255.0 * k * first
+    return np.concatenate([matrix, offset[:, None]], axis=1).astype(np.float32)
 
 
 def _hash_noise(u: np.ndarray, v: np.ndarray, seed: int) -> np.ndarray:

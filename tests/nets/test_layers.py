@@ -99,8 +99,9 @@ def _bump_maps(centres, rng, *, kind):
 
     `"gauss"`: rotated anisotropic Gaussians (SDs 2-6 px), smoothed as the model's output.
     `"disk"`: what an SCE-trained HumanPoseNN gives: logits high on a disk of diameter 15
-    (anti-aliased) with low-frequency noise, through the model's logit smoothing, sigmoid and
-    second smoothing.
+    (anti-aliased), through the model's logit smoothing, sigmoid and second smoothing.
+    `"noisy disk"`: the same with noise on the logits, constant on each of the 17x17 grid's
+    blocks as the up-sampling makes it (it moves the true maximum a little too).
     """
     batch, joints, _ = centres.shape
     maps = np.zeros((batch, 289, 289, joints), np.float32)
@@ -116,27 +117,34 @@ def _bump_maps(centres, rng, *, kind):
             else:
                 radius = np.sqrt(d_row**2 + d_col**2)
                 maps[b, :, :, j] = np.clip(7.5 + 0.5 - radius, 0.0, 1.0)  # anti-aliased disk
-    if kind == "disk":
+    if kind != "gauss":
         noise = rng.normal(0.0, 1.0, (batch, 17, 17, joints)).astype(np.float32)
         noise = np.repeat(np.repeat(noise, 17, axis=1), 17, axis=2)  # the 17x17 grid's blocks
-        logits = 5.0 * (9.0 * maps - 6.0) + 2.0 * noise  # / kernel sum 0.2: about +15 / -30
+        noise *= 1.0 if kind == "noisy disk" else 0.0
+        # logits +3 inside, -6 outside once the smoothing's kernel sum 0.2 has scaled them
+        logits = 5.0 * (9.0 * maps - 6.0) + noise
         logits = np.asarray(GaussianSmoothing(21, 1.0, 0.2)(logits))
         maps = 1.0 / (1.0 + np.exp(-logits))
     return np.asarray(GaussianSmoothing(15, 0.7, 1.0)(maps))
 
 
-@pytest.mark.parametrize("kind", ["gauss", "disk"])
+@pytest.mark.parametrize("kind", ["gauss", "disk", "noisy disk"])
 def test_quadratic_decoding_finds_sub_pixel_peaks(kind):
     rng = np.random.default_rng(0)
     centres = rng.uniform(20, 269, (2, 16, 2)).astype(np.float32)
     maps = _bump_maps(centres, rng, kind=kind)
     seed = np.linalg.norm(np.asarray(heatmap_peaks(maps, "argmax")) - centres, axis=-1)
     quadratic = np.linalg.norm(np.asarray(heatmap_peaks(maps, "quadratic")) - centres, axis=-1)
-    # The arg-max's rounding error: about 0.38 px on average for peaks spread uniformly
-    # between pixels (measured 0.39 gauss, 0.39 disk); the fit: 0.001 gauss, 0.04 disk.
+    # Mean / max error in heat-map pixels (32 peaks), measured:
+    #   gauss       arg-max 0.41 / 0.81   quadratic 0.0000 / 0.0001
+    #   disk        arg-max 0.40 / 0.64   quadratic 0.009 / 0.017
+    #   noisy disk  arg-max 0.41 / 0.73   quadratic 0.14 / 0.33 (the noise moves the maxima)
+    # The arg-max's mean rounding error for peaks spread uniformly between pixels is 0.38.
     assert 0.3 < seed.mean() < 0.5
-    assert quadratic.mean() < 0.15 * seed.mean()
-    assert quadratic.max() < 0.25
+    if kind == "noisy disk":
+        assert quadratic.mean() < 0.5 * seed.mean()
+    else:
+        assert quadratic.mean() < 0.05 * seed.mean() and quadratic.max() < 0.05
 
 
 def test_joint_decoder_methods_agree_on_integer_peaks_and_scale():

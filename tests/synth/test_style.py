@@ -158,3 +158,30 @@ def test_shifted_appearance_is_drawn_per_walk_and_view_never_per_person():
     leaky = [simulate(job) for job in plan_archive(dataclasses.replace(spec, leaky_outfit=True, views=(90,)))]
     assert leaky[0].covariates.outfit == leaky[1].covariates.outfit
     assert leaky[0].look.walk.patterns == leaky[1].look.walk.patterns
+
+
+def _shifted_appearance_rank1(leaky: bool) -> tuple[dict[str, float], float]:
+    """test_honesty's pixel-only identification, on the shifted style."""
+    from tests.synth.test_honesty import APPEARANCE, appearance_features, chance_level, cross_walk_rank1, standardised
+
+    blocks: dict[str, list[np.ndarray]] = {}
+    subjects, walks = [], []
+    for job in plan_archive(ArchiveSpec(**APPEARANCE, leaky_outfit=leaky, style="shifted")):
+        item = render_item(job)
+        for name, value in appearance_features(item.frames, np.asarray(item.document["joints_xy"])).items():
+            blocks.setdefault(name, []).append(value)
+        subjects.append(job.subject)
+        walks.append(f"{job.subject}-{job.condition}-{job.index}")
+    subjects, walks = np.array(subjects), np.array(walks)
+    arrays = {name: np.array(values) for name, values in blocks.items()}
+    scores = {name: cross_walk_rank1(standardised([a]), subjects, walks) for name, a in arrays.items()}
+    scores["all"] = cross_walk_rank1(standardised(list(arrays.values())), subjects, walks)
+    return scores, chance_level(subjects, walks)
+
+
+def test_shifted_appearance_does_not_identify_people_and_the_leaky_control_still_does():
+    honest, chance = _shifted_appearance_rank1(leaky=False)
+    for name, rank1 in honest.items():
+        assert rank1 < chance + 0.2, f"{name}: shifted pixels identify people at {rank1:.2f} (chance {chance:.2f})"
+    leaky, _ = _shifted_appearance_rank1(leaky=True)
+    assert leaky["body colour"] > chance + 0.2, leaky
