@@ -23,7 +23,9 @@ from scipy.ndimage import correlate1d
 
 NUM_JOINTS = 16
 # (right, left) joint pairs in MPII order: ankle, knee, hip, wrist, elbow, shoulder.
-LEFT_RIGHT_PAIRS: tuple[tuple[int, int], ...] = ((0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13))
+LEFT_RIGHT_PAIRS: tuple[tuple[int, int], ...] = (
+    (0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)
+)
 LEGS: tuple[tuple[int, int], ...] = LEFT_RIGHT_PAIRS[:3]
 ARMS: tuple[tuple[int, int], ...] = LEFT_RIGHT_PAIRS[3:]
 LIMB_GROUPS: tuple[tuple[tuple[int, int], ...], ...] = (LEGS, ARMS)
@@ -105,7 +107,8 @@ def _smoothest_labelling(
     # A pair's confidence does not depend on its labels: (T, 2P), both sides alike.
     pair_confidence = np.clip(0.5 * (right[..., 2] + left[..., 2]), 0.0, 1.0)
     pair_confidence = np.concatenate([pair_confidence, pair_confidence], axis=1)
-    weight = np.minimum(np.minimum(pair_confidence[2:], pair_confidence[1:-1]), pair_confidence[:-2])
+    weight = np.minimum(np.minimum(pair_confidence[2:], pair_confidence[1:-1]),
+                        pair_confidence[:-2])  # (T - 2, 2P)
     # cost[t, a, b, c]: weighted squared acceleration at frame t, labels a, b, c at t-2, t-1, t.
     cost = np.zeros((frames, 2, 2, 2))
     for a in (0, 1):
@@ -210,7 +213,8 @@ def _local_polynomial(values: np.ndarray, weights: np.ndarray, half: int, order:
     # A window with too few weighted frames for the degree: a tiny ridge keeps it solvable.
     scale = np.maximum(moments[..., :1, None], 1e-12)
     normal = normal + 1e-9 * scale * np.eye(order + 1)
-    coefficients = np.linalg.solve(normal[:, :, None], targets[..., None])[..., 0]  # (T, J, C, order+1)
+    # (T, J, C, order + 1)
+    coefficients = np.linalg.solve(normal[:, :, None], targets[..., None])[..., 0]
     return coefficients[..., 0]
 
 

@@ -1,9 +1,14 @@
-"""Custom Keras layers shared by HumanPoseNN and GaitNN.
+"""Custom Keras layers shared by HumanPoseNN and GaitNN, and the heat-map decoding helpers.
 
 The frame packing layers use TensorFlow directly (dynamic shapes); the project runs Keras on
-the TensorFlow backend only. Every layer keeps its constructor arguments and round-trips through `get_config`, so models
-that use them save to and load from the `.keras` format without custom code. None of them
-holds trainable weights: the fixed Gaussian kernels are rebuilt from the config.
+the TensorFlow backend only. Every layer keeps its constructor arguments and round-trips
+through `get_config`, so models that use them save to and load from the `.keras` format
+without custom code. None of them holds trainable weights: the fixed Gaussian kernels are
+rebuilt from the config.
+
+The decoding helpers (`heatmap_argmax`, `refine_peaks`, `heatmap_peaks`, `mirror_heatmaps`)
+are `keras.ops` functions: `JointDecoder` calls them inside a model, `nets.frame_features`
+on a model's outputs, in a traced function or eagerly on arrays.
 """
 
 from __future__ import annotations
@@ -83,8 +88,12 @@ class GaussianSmoothing(keras.layers.Layer):
         self._vertical = per_channel[:, None, :, None]
 
     def call(self, inputs):
-        x = ops.depthwise_conv(inputs, ops.cast(self._horizontal, inputs.dtype), 1, "same")
-        return ops.depthwise_conv(x, ops.cast(self._vertical, inputs.dtype), 1, "same")
+        # Half-precision depthwise convolutions are emulated on CPUs (minutes for one
+        # 289x289x16 map); a fixed smoothing gains nothing from float16, so it runs in float32.
+        x = ops.cast(inputs, "float32")
+        x = ops.depthwise_conv(x, self._horizontal, 1, "same")
+        x = ops.depthwise_conv(x, self._vertical, 1, "same")
+        return ops.cast(x, inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -103,9 +112,9 @@ def heatmap_argmax(heatmaps):
 
     Input (B, H, W, J); output (B, J, 2) int32 `(row, column)`.
     """
-    height, width = heatmaps.shape[1], heatmaps.shape[2]
-    # (B, J, H * W): one row per joint, so the arg-max and later gathers read along the last axis
-    flat = ops.reshape(ops.transpose(heatmaps, (0, 3, 1, 2)), (-1, heatmaps.shape[3], height * width))
+    height, width, joints = heatmaps.shape[1], heatmaps.shape[2], heatmaps.shape[3]
+    # (B, J, H * W): one row per joint, the arg-max along the last axis
+    flat = ops.reshape(ops.transpose(heatmaps, (0, 3, 1, 2)), (-1, joints, height * width))
     index = ops.cast(ops.argmax(flat, axis=-1), "int32")  # (B, J)
     return ops.stack([index // width, index % width], axis=-1)
 
@@ -173,7 +182,9 @@ def heatmap_peaks(heatmaps, method: str = "quadratic"):
 
     `"argmax"` is the seed's: the arg-max row of the row-wise maxima and the arg-max column
     of the column-wise maxima (integers). `"quadratic"` refines the arg-max with
-    `refine_peaks`, about ten times closer to a peak between pixels (tests/nets/test_layers.py).
+    `refine_peaks`. On synthetic maps with peaks between pixels (tests/nets/test_layers.py)
+    the mean error falls from 0.4 heat-map pixels (the arg-max's rounding) to below 0.01,
+    and to 0.14 where block noise on the logits also moves the maxima.
     """
     if method not in JOINT_DECODINGS:
         raise ValueError(f"`method` must be one of {JOINT_DECODINGS}, got {method!r}")

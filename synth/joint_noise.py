@@ -225,6 +225,6 @@ def _checked(joints_xy: np.ndarray) -> np.ndarray:
 
 
 def _key(seed: Seed) -> tuple[int, ...]:
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-        return seeds.checked_key((seed,))
+    if isinstance(seed, (int, np.integer, bool)):
+        return seeds.checked_key((seed,))  # refuses bools and negatives
     return seeds.checked_key(tuple(seed))
