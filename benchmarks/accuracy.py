@@ -10,7 +10,8 @@ What runs (every seed fixed, so the figures reproduce on the same software):
       * `gt`: the ground-truth-joint baseline (`synth.baseline.gait_descriptor` on the
         sidecar joints, `LdaProjection` fitted on the training people, nearest neighbour);
       * `pred`: the same baseline on the joints the trained pose network decoded
-        (`features/<tag>/joints`, (y, x, p) in stored-frame pixels), so the cost of pose error
+        (`features/<tag>/joints`, (y, x, p) in stored-frame pixels, left/right-fixed and
+        smoothed over time by `nets.joint_tracks.clean_joint_tracks`), so the cost of pose error
         and the value of the learned identity model can be told apart;
       * `learned_nn`, `learned_svm`: GaitNN's identification vectors with a nearest
         neighbour / a linear SVM (the protocol's classifiers).
@@ -271,9 +272,13 @@ def _experiment(tag: str, root: Path, settings, *, layout: str, subjects: int, v
     ids = sorted(attrs)
     records = [attrs[i] for i in ids]
     train_ids, _ = split_subjects([r["subject"] for r in records], protocol, train)
+    from nets.joint_tracks import clean_joint_tracks
+
     predicted = []
     for i in ids:
         joints = np.asarray(store.open_stage(i, "features", features_tag)["joints"][:], dtype=np.float64)
+        # Left/right fixed and smoothed over time, as any user of the predicted joints would.
+        joints = clean_joint_tracks(joints, float(attrs[i]["fps"]))
         predicted.append(_descriptor(joints[:, :, [1, 0]], float(attrs[i]["fps"])))
     _merge(figures, _baseline_figures(tag, "pred", np.array(predicted), records, protocol, train_ids))
     _merge(figures, _baseline_only(tag, layout, subjects, views, frames, train, difficulty))

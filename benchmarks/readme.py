@@ -246,6 +246,30 @@ ACCURACY_TARGETS = Table((
     Row("CASIA-B-like, joint baseline on ground-truth joints, nm pooled-gallery rank-1 (the secondary figure "
         "the bar was set on)", ACCURACY,
         "{casia_pooled_gt_rank1_nm:.1%}", ("CASIA-like gt-joint baseline nm pooled-gallery rank-1",), "{:.0%}"),
+    Row("CASIA-B-like, learned + SVM over the ground-truth-joint baseline, standard rank-1, nm / bg / cl", ACCURACY,
+        "{casia_std_learned_svm_rank1_nm:.1%} / {casia_std_learned_svm_rank1_bg:.1%} / "
+        "{casia_std_learned_svm_rank1_cl:.1%} against {casia_std_gt_rank1_nm:.1%} / {casia_std_gt_rank1_bg:.1%} / "
+        "{casia_std_gt_rank1_cl:.1%}",
+        ("CASIA-like learned * standard rank-1 (svm) / gt-joint baseline",), "{:g}x"),
+    Row("pose PCK@0.1 of body height on people the pose network never trained on: all joints / legs", ACCURACY,
+        "{pose_pck_0p1:.1%} / {pose_legs_pck_0p1:.1%}",
+        ("pose PCK@0.1 of body height, people never trained on", "pose PCK@0.1, legs"), "{:.0%}"),
+    Row("pose PCK@0.1 on walkers drawn in a style pose training never saw", ACCURACY,
+        "{pose_style_shift_pck_0p1:.1%}", ("pose PCK@0.1, style never trained on",), "{:.0%}"),
+    Row("pose: mean joint error / left-right swap rate / jitter (shares of body height; swaps: of frames)", ACCURACY,
+        "{pose_mean_error:.3f} / {pose_swap_rate:.1%} / {pose_jitter:.3f}", note="(for reference)"),
+    Row("identity retained: joint baseline on predicted over ground-truth joints, mean of nm, bg, cl", ACCURACY,
+        "{pose_identity_retained:.2f}", note="(for reference)"),
+))
+
+DEMO = "demo"
+DEMO_ROWS = Table((
+    Row("`gaitflow demo` wall time on 2 cores", DEMO, "{wall_s:.0f} s", ("demo wall time (s)",), "{:g} s"),
+    Row("GaitNN's final training accuracy in the demo, over its chance", DEMO,
+        "{gait_training_accuracy:.1%} (chance {gait_training_chance:.1%})",
+        ("GaitNN training accuracy / its chance",), "{:g}x"),
+    Row("the demo's SVM standard rank-1, mean of nm, bg, cl, over chance", DEMO,
+        "{svm_standard_rank1_mean:.1%} (chance {chance:.1%})", ("SVM mean standard rank-1 / chance",), "{:g}x"),
 ))
 
 DIFFICULTY_GRID = Grid(
@@ -255,13 +279,14 @@ DIFFICULTY_GRID = Grid(
     "{difficulty_<row>_std_gt_rank1_<column>:.1%}",
 )
 
-RUNS = Runs((SYNTH, POSE, GAIT, STORAGE, FLOW, SCALE, ACCURACY))
+RUNS = Runs((SYNTH, POSE, GAIT, STORAGE, FLOW, SCALE, ACCURACY, DEMO))
 
 BLOCKS: dict[str, Table | Grid | Lines | Runs] = {
     "benchmarks": BENCHMARK_ROWS,
     "runs": RUNS,
     "accuracy-setup": ACCURACY_SETUP,
     "accuracy-targets": ACCURACY_TARGETS,
+    "demo": DEMO_ROWS,
     "accuracy-casia": _accuracy_grid("casia", (("nm-05..06", "nm"), ("bg-01..02", "bg"), ("cl-01..02", "cl"))),
     "accuracy-tum": _accuracy_grid("tum", (("n", "n"), ("b", "b"), ("s", "s"))),
     "accuracy-difficulty": DIFFICULTY_GRID,

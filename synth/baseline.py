@@ -23,7 +23,8 @@ harmonics, at half its clean rank-1 with 1 % noise):
     neighbours better with the sides exchanged is exchanged back;
   - bone lengths are medians over the walk, the two sides of a limb averaged (the synthetic
     bodies are symmetric; the average is also blind to any remaining swap);
-  - trajectories keep `HARMONICS` harmonics (2) instead of 3.
+  - trajectories keep one harmonic (`HARMONICS`) instead of three: the higher ones carried
+    detail of a fraction of a percent of body height, which any pose error buries.
 
 The gait phase comes from the legs' vertical extent: a swinging leg's ankle comes up towards
 its hip, so "left extent minus right extent" peaks once per stride in every view (except
@@ -44,7 +45,7 @@ from sklearn.preprocessing import StandardScaler
 from synth.joint_noise import JointNoise
 from synth.skeleton import ANKLE, ELBOW, HEAD_TOP, HIP, JOINT_COUNT, KNEE, PELVIS, SHOULDER, THORAX, UPPER_NECK, WRIST
 
-HARMONICS = 2
+HARMONICS = 1
 SMOOTHING_S = 0.04  # SD of the Gaussian that smooths tracks over time, seconds
 STRIDE_FREQUENCIES = np.linspace(0.5, 1.6, 221)  # Hz searched for the stride frequency
 TORSO = (PELVIS, THORAX, UPPER_NECK, HIP[0], HIP[1], SHOULDER[0], SHOULDER[1])
@@ -64,11 +65,13 @@ SWAP_GROUPS: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = (
 )
 SWAP_MEDIAN_S = 0.1  # half-width of the temporal median that swap repair compares against
 # Training augmentation: the family of errors added to copies of the training walks.
+# Chosen on archives of seeds 7001 and 7011 (not the ones reported): milder families kept more
+# of the clean rank-1 but lost at 2-5 % noise, stronger ones the reverse.
 AUGMENTATION: tuple[JointNoise, ...] = (
-    JointNoise(independent=0.02),
+    JointNoise(independent=0.01),
+    JointNoise(smooth=0.01, swap_rate=0.1, swap_parts="limbs"),
+    JointNoise(independent=0.03),
     JointNoise(smooth=0.02),
-    JointNoise(independent=0.01, smooth=0.01, swap_rate=0.1, swap_parts="limbs"),
-    JointNoise(independent=0.04, smooth=0.02),
 )
 
 
@@ -91,8 +94,6 @@ def gait_descriptor(joints_xy: np.ndarray, fps: float) -> np.ndarray:
         raise ValueError(f"a gait descriptor needs at least 8 frames, got {len(joints)}")
     if not fps > 0:
         raise ValueError(f"fps must be positive, got {fps}")
-    if not np.isfinite(joints).all():
-        raise ValueError("joints_xy holds non-finite values")
     time = np.arange(len(joints)) / fps
     joints = repair_swaps(joints, fps)
     joints = smoothed(joints, fps)
@@ -275,13 +276,13 @@ def _normalised(joints: np.ndarray, time: np.ndarray) -> np.ndarray:
 
 
 def _bone_ratios(normalised: np.ndarray) -> np.ndarray:
-    """(paired + midline bones,): per bone its median image length over the walk, the two sides
-    of a paired bone averaged."""
+    """(paired + midline bones,): per bone the median over the walk of its image length, a
+    paired bone's two sides averaged frame by frame (so a left/right swap changes nothing)."""
     def length(a: int, b: int) -> np.ndarray:
-        return np.median(np.linalg.norm(normalised[:, a] - normalised[:, b], axis=1))
+        return np.linalg.norm(normalised[:, a] - normalised[:, b], axis=1)
 
-    paired = [0.5 * (length(*right) + length(*left)) for right, left in PAIRED_BONES]
-    return np.array(paired + [length(a, b) for a, b in MIDLINE_BONES])
+    paired = [np.median(0.5 * (length(*right) + length(*left))) for right, left in PAIRED_BONES]
+    return np.array(paired + [np.median(length(a, b)) for a, b in MIDLINE_BONES])
 
 
 @functools.lru_cache(maxsize=64)

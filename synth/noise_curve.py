@@ -116,12 +116,14 @@ def noise_sensitivity(
     results: dict[str, Any] = {}
     chance = None
     curves: dict[str, dict[str, float]] = {}
+    model = None
     for number, (name, noise) in enumerate(conditions.items()):
         noisy = [noise.apply(track, (seed, number, *key)) if not noise.is_zero else np.asarray(track, dtype=np.float64)
                  for track, key in zip(tracks, walk_keys)]
-        fit_tracks = noisy if fit_on == "noisy" else [np.asarray(t, dtype=np.float64) for t in tracks]
-        model = identifier().fit([fit_tracks[i] for i in np.flatnonzero(in_train)],
-                                 [float(fps[i]) for i in np.flatnonzero(in_train)], subjects[in_train])
+        if fit_on == "noisy" or model is None:  # fitted on true joints: once for every condition
+            fit_tracks = noisy if fit_on == "noisy" else tracks
+            model = identifier().fit([np.asarray(fit_tracks[i], dtype=np.float64) for i in np.flatnonzero(in_train)],
+                                     [float(fps[i]) for i in np.flatnonzero(in_train)], subjects[in_train])
         vectors = model.transform(noisy, [float(f) for f in fps])
         report = evaluate(vectors, labels, protocol, classifier="nn", train_subjects=train)
         first = next(iter(report.standard_rank1))

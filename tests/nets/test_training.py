@@ -53,7 +53,7 @@ def test_pose_loss_falls_when_a_small_model_overfits_a_few_frames():
     model = HumanPoseNN("small")
     counter = _EpochCounter()
     history = fit_pose(model, frames, joints, visible, epochs=40, batch_size=8, augment=False,
-                       learning_rate=3e-3, callbacks=[counter])
+                       learning_rate=5e-3, callbacks=[counter])  # cosine-decayed: about half on average
     losses = history.history["loss"]
     assert counter.epochs == 40
     assert losses[-1] < 0.75 * losses[0]
