@@ -11,8 +11,9 @@ Who gets the errors (`fit_on`):
     everyone (benchmarks/accuracy.py's `pred` figures fit the projection on predicted joints).
   "true": the identifier is fitted on the training people's true joints and meets noisy joints
     only in the test people (a ground-truth-trained identifier applied to predictions).
-The draws are keyed by (seed, condition number, walk number), so two identifiers scored with the
-same seed see exactly the same errors.
+The draws are keyed by (seed, the noise condition's parameters, the walk's subject, condition,
+index, view and session), so two identifiers scored with the same seed see exactly the same
+errors, whatever other conditions or walks are in the run.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import numpy as np
 
 from evaluation.labels import SequenceLabels
 from evaluation.protocols import evaluate
-from synth.joint_noise import JointNoise
+from synth.joint_noise import SWAP_PARTS as PARTS
+from synth.joint_noise import JointNoise, error_rms
 
 NOISE_CURVE_FORMAT = "gaitflow.noise_curve/1"
 NOISE_SIZES: tuple[float, ...] = (0.0, 0.01, 0.02, 0.05, 0.10)
@@ -90,7 +92,9 @@ def noise_sensitivity(
     Returns:
       {"format", "protocol", "fit_on", "seed", "walks", "train_subjects", "test_subjects",
        "chance" (standard-protocol chance of the first condition),
-       "conditions": {name: {"noise": JointNoise fields, "rank1": {condition: standard rank-1},
+       "conditions": {name: {"noise": JointNoise fields, "error_rms": the errors' measured RMS per
+                             coordinate as a share of body height (mean over walks; swaps
+                             count too), "rank1": {condition: standard rank-1},
                              "rank1_first": the first condition's figure}},
        "curves": {"independent": {size: rank1}, "smooth": {...}, "swap_<parts>": {rate: rank1}}}
       with the first probe condition's figure (nm / n) in the curves; sizes and rates as str keys.
@@ -117,9 +121,8 @@ def noise_sensitivity(
     chance = None
     curves: dict[str, dict[str, float]] = {}
     model = None
-    for number, (name, noise) in enumerate(conditions.items()):
-        noisy = [noise.apply(track, (seed, number, *key)) if not noise.is_zero else np.asarray(track, dtype=np.float64)
-                 for track, key in zip(tracks, walk_keys)]
+    for name, noise in conditions.items():
+        noisy = [noise.apply(track, (seed, *_noise_key(noise), *key)) for track, key in zip(tracks, walk_keys)]
         if fit_on == "noisy" or model is None:  # fitted on true joints: once for every condition
             fit_tracks = noisy if fit_on == "noisy" else tracks
             model = identifier().fit([np.asarray(fit_tracks[i], dtype=np.float64) for i in np.flatnonzero(in_train)],
@@ -130,7 +133,9 @@ def noise_sensitivity(
         if chance is None:
             chance = round(float(report.chance[first]), 4)
         rank1 = {c: round(float(v), 4) for c, v in report.standard_rank1.items()}
-        results[name] = {"noise": noise.to_json(), "rank1": rank1, "rank1_first": rank1[first]}
+        measured = float(np.mean([error_rms(n, t) for n, t in zip(noisy, tracks)]))
+        results[name] = {"noise": noise.to_json(), "error_rms": round(measured, 5), "rank1": rank1,
+                         "rank1_first": rank1[first]}
         for curve, level in _curve_points(noise):
             curves.setdefault(curve, {})[level] = rank1[first]
     for name in list(curves):
@@ -158,6 +163,13 @@ def _curve_points(noise: JointNoise) -> list[tuple[str, str]]:
     if noise.independent > 0:
         return [("independent", f"{noise.independent:g}")]
     return [("smooth", f"{noise.smooth:g}")]
+
+
+def _noise_key(noise: JointNoise) -> tuple[int, ...]:
+    """Integers naming a noise condition, so that it draws the same errors whatever other
+    conditions are asked for."""
+    return (round(noise.independent * 1e4), round(noise.smooth * 1e4), round(noise.swap_rate * 1e4),
+            list(PARTS).index(noise.swap_parts), round(noise.correlation_frames * 100), noise.swap_run_frames)
 
 
 def _walk_key(labels: SequenceLabels, i: int) -> tuple[int, ...]:
