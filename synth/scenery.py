@@ -207,6 +207,20 @@ def make_panorama(style: SceneStyle | ShiftedSceneStyle, camera: PanningCamera, 
     return Panorama(image=image.reshape(-1, 3), width=cols, index0=row0 * cols + col0, columns_per_radian=k, yaw0=yaw0)
 
 
+def _wall_or_ground(eye, centre, dx, dy, dz, wall_radius: float):
+    """Where each viewing ray meets the scene: the wall, a cylinder about the walk's centre, or the
+    ground plane y = 0. Returns (ox, oz, radius, wall_t, wall_y, ground_t, on_ground)."""
+    ox, oz = eye[0] - centre[0], eye[2] - centre[2]
+    radius = max(wall_radius, float(np.hypot(ox, oz)) + 4.0)  # the camera stands inside
+    a = dx * dx + dz * dz + 1e-12
+    b = ox * dx + oz * dz
+    cc = ox * ox + oz * oz - radius**2
+    wall_t = (-b + np.sqrt(np.maximum(b * b - a * cc, 0.0))) / a
+    wall_y = eye[1] + wall_t * dy
+    ground_t = np.where(dy < -1e-6, -eye[1] / np.minimum(dy, -1e-6), np.inf)
+    return ox, oz, radius, wall_t, wall_y, ground_t, ground_t < wall_t
+
+
 def _shade_directions(
     style: SceneStyle, eye: np.ndarray, centre: np.ndarray, azimuth: np.ndarray, elevation: np.ndarray
 ) -> np.ndarray:
@@ -218,15 +232,7 @@ def _shade_directions(
     dy = np.broadcast_to(np.sin(elevation)[:, None], dx.shape)
     out = np.empty(dx.shape + (3,), dtype=np.float32)
     # Wall: the cylinder of radius R about the walk's centre.
-    ox, oz = eye[0] - centre[0], eye[2] - centre[2]
-    radius = max(style.wall_radius, float(np.hypot(ox, oz)) + 4.0)  # the camera stands inside
-    a = dx * dx + dz * dz + 1e-12
-    b = ox * dx + oz * dz
-    cc = ox * ox + oz * oz - radius**2
-    wall_t = (-b + np.sqrt(np.maximum(b * b - a * cc, 0.0))) / a
-    wall_y = eye[1] + wall_t * dy
-    ground_t = np.where(dy < -1e-6, -eye[1] / np.minimum(dy, -1e-6), np.inf)
-    on_ground = ground_t < wall_t
+    ox, oz, radius, wall_t, wall_y, ground_t, on_ground = _wall_or_ground(eye, centre, dx, dy, dz, style.wall_radius)
     on_wall = ~on_ground & (wall_y < style.wall_height)
     sky = ~on_ground & ~on_wall
 
@@ -305,15 +311,7 @@ def _shade_shifted(
     dx = ce * np.cos(azimuth)[None, :]
     dz = ce * np.sin(azimuth)[None, :]
     dy = np.broadcast_to(np.sin(elevation)[:, None], dx.shape)
-    ox, oz = eye[0] - centre[0], eye[2] - centre[2]
-    radius = max(style.wall_radius, float(np.hypot(ox, oz)) + 4.0)
-    a = dx * dx + dz * dz + 1e-12
-    b = ox * dx + oz * dz
-    cc = ox * ox + oz * oz - radius**2
-    wall_t = (-b + np.sqrt(np.maximum(b * b - a * cc, 0.0))) / a
-    wall_y = eye[1] + wall_t * dy
-    ground_t = np.where(dy < -1e-6, -eye[1] / np.minimum(dy, -1e-6), np.inf)
-    on_ground = ground_t < wall_t
+    ox, oz, radius, wall_t, wall_y, ground_t, on_ground = _wall_or_ground(eye, centre, dx, dy, dz, style.wall_radius)
     around = np.arctan2(oz + wall_t * dz, ox + wall_t * dx) * radius  # metres along the wall
     if style.family == "park":
         top = style.wall_height * (0.6 + 0.8 * _value_noise(table, around / 2.5, np.zeros_like(around) + 3.5, 2))
