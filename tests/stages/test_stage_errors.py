@@ -68,6 +68,45 @@ def test_describing_sequences_whose_features_are_not_stored_fails_them_and_write
     assert vector.shape == (512,) and vector.dtype == np.float32 and np.isfinite(vector).all()
 
 
+def test_nan_features_fail_their_sequence_by_id_and_the_rest_are_described(tmp_path):
+    """All-NaN pose features used to become finite descriptors, and evaluate went on with them."""
+    from nets.checkpoints import save_model
+    from nets.gait_network import GaitNN
+    from stages.descriptors import DESCRIPTORS_STAGE, describe_sequences
+    from stages.features import FEATURES_STAGE
+    from storage.stages import read_vectors
+
+    store = _store_with_sequences(tmp_path / "s.zarr")
+    ids = store.sequence_ids()
+    model_path = tmp_path / "gait-0123456789ab.keras"
+    save_model(GaitNN(num_identities=None, extra_residual_blocks="discarded"), model_path)
+    for number, sequence_id in enumerate(ids):
+        spatial = np.random.default_rng(number).normal(0, 1, (3, 17, 17, 32)).astype(np.float16)
+        if number == 1:
+            spatial[:] = np.nan
+        store.write_stage(sequence_id, FEATURES_STAGE, "feedbeef", {"pose_model": "feedbeef"},
+                          {"spatial": ChunkedArray(spatial.shape, "float16", spatial.shape, [spatial])})
+    report = describe_sequences(store, ids, str(model_path), "0123456789ab", "feedbeef", threads=1, device="cpu")
+    assert report["done"] == [ids[0], ids[2]]
+    assert list(report["failed"]) == [ids[1]] and "NaN or infinity from frame 0" in report["failed"][ids[1]]
+    assert not store.has_stage(ids[1], DESCRIPTORS_STAGE, "0123456789ab")
+    described, vectors, _ = read_vectors(store, DESCRIPTORS_STAGE, "0123456789ab")
+    assert described == [ids[0], ids[2]] and np.isfinite(vectors).all()
+
+
+def test_a_diverged_training_saves_no_model(tmp_path):
+    from nets.gait_network import GaitNN
+    from stages.models import save_trained_model
+
+    model = GaitNN(num_identities=None, extra_residual_blocks="discarded", rnn_layers=1)
+    weights = model.get_weights()
+    weights[0] = np.full_like(weights[0], np.nan)
+    model.set_weights(weights)
+    with pytest.raises(ValueError, match="non-finite weights"):
+        save_trained_model(model, tmp_path / "models", "gait", {})
+    assert not any((tmp_path / "models").glob("*.keras"))
+
+
 def test_read_vectors_without_the_stage_is_a_clear_error(tmp_path):
     from storage.stages import read_vectors
 
