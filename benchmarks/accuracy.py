@@ -7,11 +7,12 @@ What runs (every seed fixed, so the figures reproduce on the same software):
     ground-truth joints, features, GaitNN, describe, evaluate). Train/test split by people
     (`train_subjects="N"`: the first N people train, the rest are tested).
     Reported next to it, on the same test people:
-      * `gt`: the ground-truth-joint baseline (`synth.baseline.gait_descriptor` on the
-        sidecar joints, `LdaProjection` fitted on the training people, nearest neighbour);
+      * `gt`: the ground-truth-joint baseline (`synth.baseline.JointIdentifier` on the
+        sidecar joints: swap repair, smoothing, robust walk statistics, an LDA fitted on the
+        training people's walks with noisy copies, nearest neighbour);
       * `pred`: the same baseline on the joints the trained pose network decoded
-        (`features/<tag>/joints`, (y, x, p) in stored-frame pixels, left/right-fixed and
-        smoothed over time by `nets.joint_tracks.clean_joint_tracks`), so the cost of pose error
+        (`features/<tag>/joints`, (y, x, p) in stored-frame pixels), through the same
+        identifier, so the cost of pose error
         and the value of the learned identity model can be told apart;
       * `learned_nn`, `learned_svm`: GaitNN's identification vectors with a nearest
         neighbour / a linear SVM (the protocol's classifiers).
@@ -55,6 +56,10 @@ Pose quality (`evaluation.pose_quality`, shares of body height; `stages.pose_tra
                                         which pose training never saw
   pose_identity_retained[_<c>]          the joint baseline's standard rank-1 on predicted joints
                                         over the same on true joints (mean over conditions)
+  noise_<independent|smooth>_<size>,    the joint baseline's standard nm rank-1 on true joints
+  noise_swap_<legs|limbs>_<rate>        with noise of known size added: what pose error of each
+                                        size leaves of the identity (read identity retained
+                                        beside it)
 
 Quick mode is a tiny archive that checks the machinery end to end (a few minutes), not
 accuracy. Full mode takes on the order of half an hour to an hour on two shared cores.
@@ -162,6 +167,7 @@ def run(quick: bool) -> dict[str, Any]:
                 pose_model=pose_model,
             )
             _merge(figures, result["figures"])
+    figures.update(_noise_curve(setup.casia_subjects, setup.views, setup.frames, str(setup.casia_train)))
     for difficulty in setup.baseline_difficulties:
         tag = f"difficulty_{difficulty:g}".replace(".", "p")
         _merge(figures, _baseline_only(tag, "casia-b", setup.difficulty_subjects, setup.views, setup.frames,
@@ -272,15 +278,12 @@ def _experiment(tag: str, root: Path, settings, *, layout: str, subjects: int, v
     ids = sorted(attrs)
     records = [attrs[i] for i in ids]
     train_ids, _ = split_subjects([r["subject"] for r in records], protocol, train)
-    from nets.joint_tracks import clean_joint_tracks
-
-    predicted = []
+    tracks, rates = [], []
     for i in ids:
         joints = np.asarray(store.open_stage(i, "features", features_tag)["joints"][:], dtype=np.float64)
-        # Left/right fixed and smoothed over time, as any user of the predicted joints would.
-        joints = clean_joint_tracks(joints, float(attrs[i]["fps"]))
-        predicted.append(_descriptor(joints[:, :, [1, 0]], float(attrs[i]["fps"])))
-    _merge(figures, _baseline_figures(tag, "pred", np.array(predicted), records, protocol, train_ids))
+        tracks.append(joints[:, :, [1, 0]])  # (y, x, p) -> (x, y)
+        rates.append(float(attrs[i]["fps"]))
+    _merge(figures, _baseline_figures(tag, "pred", tracks, rates, records, protocol, train_ids))
     _merge(figures, _baseline_only(tag, layout, subjects, views, frames, train, difficulty))
     figures.update(_minus_pred(tag, protocol, figures))
     if tag == "casia":
@@ -337,38 +340,61 @@ def _baseline_only(tag: str, layout: str, subjects: int, views, frames: int, tra
                    kind: str = "gt") -> dict[str, Any]:
     """The ground-truth-joint baseline on the archive these arguments describe (no rendering)."""
     from evaluation.protocols import split_subjects
+
+    tracks, rates, records = _groundtruth_tracks(layout, subjects, views, frames, difficulty)
+    protocol = "casia-b" if layout == "casia-b" else "tum-gaid"
+    train_ids, _ = split_subjects([r["subject"] for r in records], protocol, train)
+    return _baseline_figures(tag, kind, tracks, rates, records, protocol, train_ids)
+
+
+def _groundtruth_tracks(layout: str, subjects: int, views, frames: int, difficulty: float):
+    """(true joint tracks (T, 16, 2), frame rates, labels) of every walk of the archive these
+    arguments describe, computed without rendering."""
     from synth.archive import ArchiveSpec, job_groundtruth, plan_archive
 
     spec = ArchiveSpec(layout=layout, subjects=subjects, views=views, frames=frames, size=SIZE, seed=ARCHIVE_SEED,
                        difficulty=difficulty)
-    descriptors, records = [], []
+    tracks, rates, records = [], [], []
     for job in plan_archive(spec):
         joints, fps = job_groundtruth(job)
-        descriptors.append(_descriptor(joints, fps))
+        tracks.append(joints)
+        rates.append(fps)
         records.append(job.labels())
-    protocol = "casia-b" if layout == "casia-b" else "tum-gaid"
-    train_ids, _ = split_subjects([r["subject"] for r in records], protocol, train)
-    return _baseline_figures(tag, kind, np.array(descriptors), records, protocol, train_ids)
+    return tracks, rates, records
 
 
-def _descriptor(joints_xy: np.ndarray, fps: float) -> np.ndarray:
-    from synth.baseline import gait_descriptor
-
-    return np.nan_to_num(gait_descriptor(joints_xy, fps), nan=0.0, posinf=0.0, neginf=0.0)
-
-
-def _baseline_figures(tag: str, kind: str, descriptors: np.ndarray, records: list[dict], protocol: str,
-                      train_ids) -> dict[str, Any]:
+def _baseline_figures(tag: str, kind: str, tracks: Sequence[np.ndarray], rates: Sequence[float],
+                      records: list[dict], protocol: str, train_ids) -> dict[str, Any]:
+    """The joint identifier (`synth.baseline.JointIdentifier`: the same code on true and predicted
+    joints, fitted on the training people's walks with noisy copies) scored under the protocol."""
     from evaluation.labels import SequenceLabels
     from evaluation.protocols import evaluate
-    from synth.baseline import LdaProjection
+    from synth.baseline import JointIdentifier
 
     labels = SequenceLabels.from_records(records)
-    in_train = np.isin(labels.subject, sorted(train_ids))
-    projection = LdaProjection().fit(descriptors[in_train], labels.subject[in_train])
-    report = evaluate(projection.transform(descriptors), labels, protocol, classifier="nn",
+    fit = np.flatnonzero(np.isin(labels.subject, sorted(train_ids)))
+    identifier = JointIdentifier().fit([tracks[i] for i in fit], [rates[i] for i in fit], labels.subject[fit])
+    report = evaluate(identifier.transform(tracks, rates), labels, protocol, classifier="nn",
                       train_subjects=sorted(train_ids))
     return _report_figures(tag, kind, report.to_dict())
+
+
+def _noise_curve(subjects: int, views, frames: int, train: str) -> dict[str, Any]:
+    """The joint identifier's standard nm rank-1 on true joints with noise of known size added
+    (`synth.noise_curve.noise_sensitivity`, fitted on equally noisy training walks):
+    `noise_<kind>_<size>` for independent and temporally smooth noise (size: SD per coordinate
+    as a share of body height, e.g. "0p02") and left/right swaps (`noise_swap_<parts>_<rate>`)."""
+    from evaluation.protocols import split_subjects
+    from synth.noise_curve import noise_sensitivity
+
+    tracks, rates, records = _groundtruth_tracks("casia-b", subjects, views, frames, 1.0)
+    train_ids, _ = split_subjects([r["subject"] for r in records], "casia-b", train)
+    curve = noise_sensitivity(tracks, rates, records, sorted(train_ids), protocol="casia-b", seed=ARCHIVE_SEED)
+    out = {}
+    for kind, points in curve["curves"].items():
+        for size, value in points.items():
+            out[f"noise_{kind}_{str(size).replace('.', 'p')}"] = _rounded(value)
+    return out
 
 
 def _report_figures(tag: str, kind: str, report: Mapping[str, Any]) -> dict[str, Any]:

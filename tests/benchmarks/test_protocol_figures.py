@@ -72,7 +72,26 @@ def accuracy_figures(casia, tum) -> dict:
     figures.update(_experiment_figures("tum", "tum-gaid", tum))
     for tag in DIFFICULTY_TAGS:
         accuracy._merge(figures, accuracy._report_figures(tag, "gt", casia["nn"]))
+    figures.update(accuracy._identity_retained(figures))
+    quality = _pose_quality_dict()
+    figures.update(accuracy._pose_figures("pose", quality))
+    figures.update(accuracy._pose_figures("pose_style_shift", quality))
     return figures
+
+
+def _pose_quality_dict() -> dict:
+    """A real `evaluation.pose_quality` dict: a walking stick figure and a noisy estimate of it."""
+    from evaluation.pose_quality import pose_quality
+
+    rng = np.random.default_rng(0)
+    frames = 12
+    truth = np.zeros((frames, 16, 2))
+    truth[:, :, 1] = np.linspace(100, 0, 16)[None, :]  # ankles low, head top high
+    truth[:, :, 0] = 50 + 5 * np.sin(np.arange(frames))[:, None] * np.linspace(1, 0, 16)[None, :]
+    truth[:, 9, 1] = 0.0
+    truth[:, (0, 5), 1] = 100.0
+    predicted = truth + rng.normal(0, 2, truth.shape)
+    return pose_quality(predicted, truth, np.ones((frames, 16), bool)).to_dict()
 
 
 # ----------------------------------------------------------------------------------- accuracy
