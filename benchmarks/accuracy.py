@@ -350,17 +350,10 @@ def _baseline_only(tag: str, layout: str, subjects: int, views, frames: int, tra
 def _groundtruth_tracks(layout: str, subjects: int, views, frames: int, difficulty: float):
     """(true joint tracks (T, 16, 2), frame rates, labels) of every walk of the archive these
     arguments describe, computed without rendering."""
-    from synth.archive import ArchiveSpec, job_groundtruth, plan_archive
+    from synth.archive import ArchiveSpec, archive_groundtruth
 
-    spec = ArchiveSpec(layout=layout, subjects=subjects, views=views, frames=frames, size=SIZE, seed=ARCHIVE_SEED,
-                       difficulty=difficulty)
-    tracks, rates, records = [], [], []
-    for job in plan_archive(spec):
-        joints, fps = job_groundtruth(job)
-        tracks.append(joints)
-        rates.append(fps)
-        records.append(job.labels())
-    return tracks, rates, records
+    return archive_groundtruth(ArchiveSpec(layout=layout, subjects=subjects, views=views, frames=frames, size=SIZE,
+                                           seed=ARCHIVE_SEED, difficulty=difficulty))
 
 
 def _baseline_figures(tag: str, kind: str, tracks: Sequence[np.ndarray], rates: Sequence[float],

@@ -363,6 +363,18 @@ def job_groundtruth(job: WalkJob) -> tuple[np.ndarray, float]:
     return joints_xy, walk.covariates.fps
 
 
+def archive_groundtruth(spec: ArchiveSpec) -> tuple[list[np.ndarray], list[float], list[dict]]:
+    """Every walk of `spec` without rendering: (joints (T, 16, 2) per walk, fps per walk, labels
+    per walk), in `plan_archive` order."""
+    tracks, rates, records = [], [], []
+    for job in plan_archive(spec):
+        joints, fps = job_groundtruth(job)
+        tracks.append(joints)
+        rates.append(fps)
+        records.append(job.labels())
+    return tracks, rates, records
+
+
 def render_item(job: WalkJob, keep_silhouette: bool = False) -> RenderedItem:
     """Renders a job in memory (with the figure's pixels when `keep_silhouette`)."""
     walk = simulate(job)

@@ -21,14 +21,17 @@ def moving_square_frames(count: int, height: int = 48, width: int = 64, seed: in
     return frames
 
 
-def write_video(path: Path, frames: np.ndarray, fps: int = 25, codec: str = "mpeg4") -> Path:
-    """Encodes `frames` (T, H, W, 3) uint8 RGB into `path` with PyAV."""
+def write_video(path: Path, frames: np.ndarray, fps: int = 25, codec: str = "mpeg4", gop: int | None = None) -> Path:
+    """Encodes `frames` (T, H, W, 3) uint8 RGB into `path` with PyAV; with `gop`, a key frame at
+    least every `gop` frames."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
         stream.options = {"qscale": "3"} if codec == "mpeg4" else {}
+        if gop is not None:
+            stream.codec_context.gop_size = gop
         for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)
@@ -63,24 +66,6 @@ def sliding_texture_frames(count: int, height: int = 64, width: int = 64, step: 
     predicted frames carry real data and damage to one spreads into the frames after it."""
     texture = np.random.default_rng(seed).integers(0, 256, size=(height, width + step * count, 3), dtype=np.uint8)
     return np.stack([texture[:, step * t:step * t + width] for t in range(count)])
-
-
-def write_video_gop(path: Path, frames: np.ndarray, fps: int = 25, gop: int = 4) -> Path:
-    """Like `write_video` (mpeg4 in the container `path` names), with a key frame at least every
-    `gop` frames."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("mpeg4", rate=fps)
-        stream.width, stream.height = frames.shape[2], frames.shape[1]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"qscale": "3"}
-        stream.codec_context.gop_size = gop
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
 
 
 def packet_spans(path: Path) -> list[tuple[int, int, bool]]:

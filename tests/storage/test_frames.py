@@ -13,7 +13,6 @@ from tests.videos import (
     sliding_texture_frames,
     write_image_folder,
     write_video,
-    write_video_gop,
 )
 
 
@@ -88,7 +87,7 @@ def _cut_video(tmp_path):
 def _garbled_video(tmp_path):
     """A sliding texture with a key frame at least every 4 frames, 16 bytes of frame 5's data
     overwritten: FFmpeg conceals the damage and still yields all 12 frames."""
-    video = write_video_gop(tmp_path / "garbled.avi", sliding_texture_frames(12), gop=4)
+    video = write_video(tmp_path / "garbled.avi", sliding_texture_frames(12), gop=4)
     offset, size, is_key = packet_spans(video)[5]
     assert not is_key and packet_spans(video)[7][2]  # frame 6 is predicted from 5; 7 starts clean
     return garble_bytes(video, offset + size // 2, 16)
@@ -119,7 +118,7 @@ def test_allow_partial_keeps_the_intact_frames_of_a_cut_video_and_records_the_re
 
 def test_allow_partial_skips_a_garbled_frame_and_the_frames_predicted_from_it(tmp_path):
     frames_in = sliding_texture_frames(12)
-    _, intact = _all(write_video_gop(tmp_path / "whole.avi", frames_in, gop=4), FrameSpec(size=32))
+    _, intact = _all(write_video(tmp_path / "whole.avi", frames_in, gop=4), FrameSpec(size=32))
     lost = LostFrames()
     batches, frames = _all(_garbled_video(tmp_path), FrameSpec(size=32), allow_partial=True, lost=lost)
     kept = [0, 1, 2, 3, 4, 7, 8, 9, 10, 11]

@@ -17,7 +17,6 @@ from tests.videos import (
     write_image_folder,
     write_sidecar,
     write_video,
-    write_video_gop,
 )
 
 
@@ -82,7 +81,7 @@ def test_malformed_sidecar_is_named(tmp_path):
 def _archive_to_garble(root):
     """A 12-frame 64x64 walk with a key frame at least every 4 frames and ground truth whose
     joints move 1 px right a frame, so each stored frame shows which source frame it is."""
-    video = write_video_gop(root / "video" / "003-nm-01-090.avi", sliding_texture_frames(12), gop=4)
+    video = write_video(root / "video" / "003-nm-01-090.avi", sliding_texture_frames(12), gop=4)
     joints = np.zeros((12, 16, 2), np.float32)
     joints[:, :, 0] = 10.0 + np.arange(12)[:, None]
     joints[:, :, 1] = 32.0
