@@ -64,6 +64,7 @@ UPSAMPLING_BIAS_PRIOR = math.log(_DISK_PRIOR / (1.0 - _DISK_PRIOR)) / 0.2
 TRUNK_SCOPE = "InceptionResnetV2"
 HEAD_SCOPE = "NewInceptionResnetV2.AuxiliaryScoring"
 SMALL_SCOPE = "SmallPoseNet"
+LOGITS_LAYER = "NewInceptionResnetV2.Smoothing"  # its output is `heatmap_logits`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -394,7 +395,7 @@ def scoring_head(
         bias_regularizer=regularizer,
         name=f"{HEAD_SCOPE}.Upsampling_layer",
     )(features)  # (B, 289, 289, 16)
-    logits = GaussianSmoothing(21, 1.0, 0.2, name="NewInceptionResnetV2.Smoothing")(logits)
+    logits = GaussianSmoothing(21, 1.0, 0.2, name=LOGITS_LAYER)(logits)
     heatmaps_raw = layers.Activation("sigmoid", name="heatmaps_sigmoid")(logits)
     heatmaps = GaussianSmoothing(15, 0.7, 1.0, name="heatmaps_smoothing")(heatmaps_raw)
     joints = JointDecoder(input_size / HEATMAP_SIZE, joint_decoding, name="joints_decoder")(

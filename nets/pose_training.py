@@ -20,7 +20,7 @@ import tensorflow as tf
 from nets.heatmaps import binary_disk_heatmaps, gaussian_heatmaps, image_to_heatmap
 from nets.losses import HeatmapLoss, heatmap_loss
 from nets.metrics import mean_joint_distance
-from nets.pose_network import JOINT_NAMES, model_input_size
+from nets.pose_network import JOINT_NAMES, LOGITS_LAYER, model_input_size
 from nets.trainer import NetworkTrainer
 
 # Joint index each joint becomes when the image is mirrored (the person's left <-> right).
@@ -42,7 +42,8 @@ class PoseTrainer(NetworkTrainer):
     """
 
     def __init__(self, network: keras.Model, loss: HeatmapLoss = "SCE", **kwargs):
-        super().__init__(network, **kwargs)
+        logits = network.get_layer(LOGITS_LAYER).output
+        super().__init__(network, keras.Model(network.inputs, {"heatmap_logits": logits}), **kwargs)
         self.loss_kind = loss
         self._loss_fn = heatmap_loss(loss)
         self._input_size = model_input_size(network)
@@ -62,12 +63,24 @@ class PoseTrainer(NetworkTrainer):
         return self._loss_fn(outputs["heatmap_logits"], targets, labels["presence"])
 
     def _update_metrics(self, loss, outputs, labels):
-        predicted_xy = tf.reverse(outputs["joints"][..., :2], axis=[-1])  # (y, x) -> (x, y)
+        if "joints" in outputs:
+            predicted_xy = tf.reverse(outputs["joints"][..., :2], axis=[-1])  # (y, x) -> (x, y)
+        else:  # the training branch: the logits' arg-max, the heat-map peak before the last smoothing
+            predicted_xy = _logits_peaks(outputs["heatmap_logits"], self._input_size)
         self._loss_tracker.update_state(loss)
         self._distance_tracker.update_state(
             mean_joint_distance(predicted_xy, labels["joints_xy"], labels["inside"])
         )
         return {metric.name: metric.result() for metric in self.metrics}
+
+
+def _logits_peaks(logits, input_size: int):
+    """(B, H, H, J) heat-map logits -> (B, J, 2) `(x, y)` of each map's arg-max, model pixels."""
+    size = tf.shape(logits)[1]
+    flat = tf.reshape(tf.transpose(logits, [0, 3, 1, 2]), [tf.shape(logits)[0], tf.shape(logits)[3], -1])
+    index = tf.argmax(flat, axis=-1, output_type=tf.int32)  # (B, J)
+    xy = tf.cast(tf.stack([index % size, index // size], axis=-1), tf.float32)
+    return xy * (input_size / tf.cast(size, tf.float32))
 
 
 class PoseBatches(keras.utils.PyDataset):

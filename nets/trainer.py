@@ -12,22 +12,28 @@ class NetworkTrainer(keras.Model):
     Subclasses implement `_loss(outputs, labels) -> scalar` and
     `_update_metrics(loss, outputs, labels) -> dict`. The network's own regularisation losses
     are added to the loss that is minimised but not to the one reported.
+
+    `training_network` is what the training step runs: the network itself, or a model sharing
+    its layers that computes only the outputs the loss needs (the pose network's decoding
+    head costs twice its trunk and no gradient flows through it).
     """
 
-    def __init__(self, network: keras.Model, **kwargs):
+    def __init__(self, network: keras.Model, training_network: keras.Model | None = None, **kwargs):
         super().__init__(**kwargs)
         self.network = network
+        self.training_network = network if training_network is None else training_network
 
     def call(self, inputs, training=False):
         return self.network(inputs, training=training)
 
     def train_step(self, data):
         inputs, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
-        variables = self.network.trainable_variables
+        network = self.training_network
+        variables = network.trainable_variables
         with tf.GradientTape() as tape:
-            outputs = self.network(inputs, training=True)
+            outputs = network(inputs, training=True)
             loss = self._loss(outputs, labels)
-            total = loss + tf.add_n(self.network.losses) if self.network.losses else loss
+            total = loss + tf.add_n(network.losses) if network.losses else loss
         self.optimizer.apply(tape.gradient(total, variables), variables)
         return self._update_metrics(loss, outputs, labels)
 

@@ -53,6 +53,21 @@ def check_finite(sequence_id: str, what: str, values: np.ndarray, first_frame: i
     raise NonFiniteError(f"{sequence_id}: {what} hold NaN or infinity{where}; nothing was stored for it")
 
 
+def check_frames_fit_model(store: SequenceStore, sequence_ids: Sequence[str], input_size: int) -> None:
+    """Raises ValueError, naming the store and one sequence, when stored frames are smaller than
+    the pose network's input: up-scaling invents no detail, so such features would be garbage
+    computed quietly. Larger frames are fine (they are scaled down).
+    """
+    for sequence_id in sequence_ids:
+        side = int(store.open_sequence(sequence_id)["frames"].shape[1])
+        if side < input_size:
+            raise ValueError(
+                f"{store.path}: sequence {sequence_id!r} has {side}x{side} px frames, smaller than the pose "
+                f"network's {input_size}x{input_size} input; ingest again with --frame-size {input_size} "
+                "(into another store) or use a pose model for smaller frames"
+            )
+
+
 def extract_features(
     store: SequenceStore,
     sequence_ids: Sequence[str],
@@ -81,6 +96,7 @@ def extract_features(
 
     used = configure_tensorflow(threads, device)
     features_of = _feature_function(model_path, model_tag, mixed_precision, network_batch, used)
+    check_frames_fit_model(store, sequence_ids, features_of.input_size)
     outputs = [OutputSpec("spatial", (17, 17, 32), dtype), OutputSpec("joints", (16, 3), "float32")]
     code_version = stage_code_version(FEATURES_STAGE)
     done, failed = {}, {}
@@ -121,4 +137,6 @@ def _feature_function(model_path: str, model_tag: str, mixed_precision: bool, ne
         model = mixed_precision_copy(model)
     if network_batch is None and device == "cpu":
         network_batch = cpu_network_batch(model_input_size(model))
-    return frame_feature_function(model, network_batch)
+    features_of = frame_feature_function(model, network_batch)
+    features_of.input_size = model_input_size(model)
+    return features_of

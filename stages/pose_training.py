@@ -54,6 +54,8 @@ def held_out_pose_quality(
     from evaluation.pose_quality import pose_quality
     from nets.pose_api import estimate_poses
 
+    if not sequence_ids:
+        raise ValueError(f"{store.path}: no held-out sequence with ground-truth joints to measure pose quality on")
     chosen = sorted(sequence_ids)
     if len(chosen) > max_sequences:
         chosen = sorted(np.random.default_rng(seed).choice(chosen, size=max_sequences, replace=False))
@@ -133,6 +135,12 @@ def train_pose_model(
             "(gaitflow synth) or give a trained pose model"
         )
     ids = sorted(sequences)
+    if only_subjects is not None and not set(every_groundtruth) - set(ids):
+        raise ValueError(
+            f"{store.path}: every person with ground-truth joints is a training person of the protocol's split, "
+            "so pose quality on people the network never saw cannot be measured; keep some people out of "
+            "train_subjects"
+        )
     fit_subjects, validation_subjects = split_by_subject([sequences[i]["subject"] for i in ids], validation_fraction, seed)
     fit_ids = [i for i in ids if sequences[i]["subject"] in fit_subjects]
     validation_ids = [i for i in ids if sequences[i]["subject"] in validation_subjects]

@@ -125,3 +125,32 @@ def test_split_by_subject_keeps_both_sides_non_empty():
     fit, held_out = split_by_subject(["a", "b", "c", "d", "e"], 0.1, seed=1, min_held_out=2)
     assert len(held_out) == 2 and len(fit) == 3
     assert split_by_subject(["a", "b"], 0.5, seed=1, min_held_out=2) == ({"a", "b"}, set())
+
+
+def test_frames_smaller_than_the_pose_input_are_refused_before_anything_is_stored(tmp_path):
+    from nets.checkpoints import save_model
+    from nets.pose_network import HumanPoseNN
+    from stages.features import FEATURES_STAGE, extract_features
+
+    store = _store_with_sequences(tmp_path / "s.zarr")  # 8x8 px frames
+    model_path = tmp_path / "pose-0123456789ab.keras"
+    save_model(HumanPoseNN("small"), model_path)
+    with pytest.raises(ValueError, match=r"s\.zarr: sequence '000-nm-01-090' has 8x8 px frames, smaller than "
+                                         r"the pose network's 136x136 input; ingest again with --frame-size 136"):
+        extract_features(store, store.sequence_ids(), str(model_path), "0123456789ab",
+                         batch_frames=4, dtype="float16", threads=1, device="cpu")
+    assert not any(store.has_stage(i, FEATURES_STAGE, "0123456789ab") for i in store.sequence_ids())
+
+
+def test_held_out_pose_quality_needs_people_outside_the_training_split(tmp_path):
+    from stages.pose_training import held_out_pose_quality, train_pose_model
+
+    store = _store_with_sequences(tmp_path / "s.zarr", groundtruth=True)
+    everyone = ["000", "001", "002"]
+    with pytest.raises(ValueError, match="every person with ground-truth joints is a training person"):
+        train_pose_model(store, tmp_path / "models", backbone="small", loss="sce", epochs=1, batch_size=2,
+                         learning_rate=1e-3, frames_per_sequence=1, validation_fraction=0.2, augment=False, seed=0,
+                         only_subjects=everyone)
+    assert not (tmp_path / "models").exists()
+    with pytest.raises(ValueError, match="no held-out sequence with ground-truth joints"):
+        held_out_pose_quality(store, None, [], seed=0)
