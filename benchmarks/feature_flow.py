@@ -103,7 +103,7 @@ def prefect_session(home: Path) -> Iterator[dict]:
 
     settings = Settings(home=home, tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
                         prefect_api_url=None, dask_address=None)
-    from flows.params import TrackingParams
+    from params import TrackingParams
 
     with in_process_prefect(settings):
         tracking = TrackingParams(tracking_uri=settings.tracking_uri, experiment="benchmark",
@@ -249,7 +249,7 @@ def flow_run(archive: Path, store_path: Path, models: list[tuple[str, str]], fra
     from flows.compute import shared_cluster
     from flows.features import extract_features
     from flows.ingest import ingest_archive
-    from flows.params import ComputeParams, ExtractFeaturesParams, FeatureOptions, IngestParams
+    from params import ComputeParams, FeatureOptions
 
     compute = ComputeParams(n_workers=n_workers, threads_per_worker=max(1, 2 // n_workers),
                             scratch_dir=session["scratch"])
@@ -259,20 +259,18 @@ def flow_run(archive: Path, store_path: Path, models: list[tuple[str, str]], fra
     with shared_cluster(compute) as shared:
         stage = dict(compute=shared, tracking=session["tracking"])
         start = time.perf_counter()
-        ingested = ingest_archive(IngestParams(archive=archive, store=store_path, layout="casia-b",
-                                               frame_size=frame_size, **stage))
+        ingested = ingest_archive(archive=archive, store=store_path, layout="casia-b", frame_size=frame_size,
+                                  **stage)
         out["ingest_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        report = extract_features(ExtractFeaturesParams(store=store_path, pose_model=models[0][0],
-                                                        options=options, **stage))
+        report = extract_features(store=store_path, pose_model=models[0][0], options=options, **stage)
         out["features_cold_s"] = time.perf_counter() - start
         out["frames"] = report["frames_done"]
         if report["failed"] or ingested.counts().get("failed"):
             raise RuntimeError(f"flow failures: {report['failed']} {ingested.counts()}")
         if len(models) > 1:
             start = time.perf_counter()
-            warm = extract_features(ExtractFeaturesParams(store=store_path, pose_model=models[1][0],
-                                                          options=options, **stage))
+            warm = extract_features(store=store_path, pose_model=models[1][0], options=options, **stage)
             out["features_warm_s"] = time.perf_counter() - start
             out["features_warm_frames_per_s"] = warm["frames_done"] / out["features_warm_s"]
     out["end_to_end_s"] = out["ingest_s"] + out["features_cold_s"]
@@ -295,7 +293,7 @@ def measure_backbone(backbone: str, work: Path, session: dict, probe, *, subject
     result: dict = {"sequences": subjects * len(views) * walks, "frames": total,
                     "render_s": time.perf_counter() - start, "input_px": size}
     models = [save_pose_model(backbone, work / "models", seed) for seed in ((0, 1) if warm else (0,))]
-    from flows.params import FeatureOptions
+    from params import FeatureOptions
     from nets.frame_features import cpu_network_batch
 
     batch = FeatureOptions().batch_frames  # what the flow uses: chunks of this many frames,

@@ -134,7 +134,7 @@ def _measure(model_kwargs: dict, sequences: list[np.ndarray], clips: list[np.nda
 
 def measure(quick: bool) -> dict:
     """Times both ways for the pipeline's GaitNN (and, in full runs, the chained layout)."""
-    from flows.params import GaitTrainingOptions
+    from params import GaitTrainingOptions
     from nets.gait_network import GaitNN
     from nets.model_flops import model_flops
 

@@ -62,14 +62,12 @@ def stage_flows(archive: Path, store: Path, model_path: str, compute, tracking) 
     """ingest_archive + extract_features on the cluster `compute` points at."""
     from flows.features import extract_features
     from flows.ingest import ingest_archive
-    from flows.params import ExtractFeaturesParams, IngestParams
 
     start = time.perf_counter()
-    ingested = ingest_archive(IngestParams(archive=archive, store=store, layout="casia-b", frame_size=136,
-                                           compute=compute, tracking=tracking))
+    ingested = ingest_archive(archive=archive, store=store, layout="casia-b", frame_size=136,
+                              compute=compute, tracking=tracking)
     middle = time.perf_counter()
-    features = extract_features(ExtractFeaturesParams(store=store, pose_model=model_path, compute=compute,
-                                                      tracking=tracking))
+    features = extract_features(store=store, pose_model=model_path, compute=compute, tracking=tracking)
     end = time.perf_counter()
     return {"ingest_s": middle - start, "features_s": end - middle, "stored": ingested.counts()["stored"],
             "featured": features["sequences_done"]}
@@ -79,7 +77,7 @@ def one_run(mode: str, archive: Path, store: Path, model_path: str, subjects: in
             threads: int, session: dict) -> dict:
     """One timed run (cluster start included) with peak memory."""
     from flows.compute import shared_cluster
-    from flows.params import ComputeParams
+    from params import ComputeParams
 
     compute = ComputeParams(n_workers=n_workers, threads_per_worker=threads, scratch_dir=session["scratch"])
     exclude = (session["server_pid"],) if session["server_pid"] else ()
@@ -99,17 +97,16 @@ def one_run(mode: str, archive: Path, store: Path, model_path: str, subjects: in
 
 
 def run_pipeline_once(archive: Path, store: Path, model_path: str, subjects: int, compute, tracking) -> dict:
-    from flows.params import GaitTrainingOptions, PipelineParams, ProtocolOptions
     from flows.pipeline import run_pipeline
+    from params import GaitTrainingOptions, ProtocolOptions
 
-    params = PipelineParams(
+    return run_pipeline(
         archive=archive, store=store, layout="casia-b", pose_model=model_path,
         protocol=ProtocolOptions(train_subjects=str(subjects // 2)),
         gait_training=GaitTrainingOptions(epochs=1, rnn_layers=1, people_per_batch=2,
                                           sequences_per_person=2, clip_frames=8, validation_fraction=0.0),
         classifiers=("nn",), compute=compute, tracking=tracking,
     )
-    return run_pipeline(params)
 
 
 def measure(quick: bool) -> dict:

@@ -10,7 +10,7 @@ from prefect import get_run_logger
 from prefect.futures import PrefectFuture, as_completed
 
 from flows import progress
-from flows.params import Params, TrackingParams
+from params import Params, TrackingParams
 from tasks.tracking import close_tracking_run, open_tracking_run
 
 Item = TypeVar("Item")

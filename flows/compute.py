@@ -7,7 +7,7 @@ from typing import Iterator
 
 from prefect_dask import DaskTaskRunner
 
-from flows.params import ComputeParams
+from params import ComputeParams
 
 
 def dask_task_runner(compute: ComputeParams, *, gpu: bool = False) -> DaskTaskRunner:

@@ -8,7 +8,7 @@ from prefect import flow
 
 from flows.common import bundles, gather, store_writer, tracked_run
 from flows.compute import dask_task_runner
-from flows.params import DescribeParams
+from params import DescribeParams, keyword_parameters
 from stages.descriptors import DESCRIPTORS_STAGE
 from stages.models import read_record
 from tasks.inference import describe_task, pending_sequences
@@ -17,6 +17,7 @@ from tasks.tracking import log_run_metrics
 
 
 @flow(name="describe")
+@keyword_parameters(DescribeParams)
 def describe(params: DescribeParams) -> dict:
     """Stores identification vectors for every sequence that has the gait model's input features."""
     started = time.perf_counter()

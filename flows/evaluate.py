@@ -8,12 +8,13 @@ from prefect import flow
 
 from evaluation.report import ProtocolReport
 from flows.common import tracked_run
-from flows.params import EvaluateParams
+from params import EvaluateParams, keyword_parameters
 from tasks.evaluate import choose_split, evaluate_protocol, load_descriptors, write_report_files
 from tasks.tracking import log_run_artifacts, log_run_metrics
 
 
 @flow(name="evaluate")
+@keyword_parameters(EvaluateParams)
 def evaluate_descriptors(params: EvaluateParams) -> dict:
     """Rank-1 tables, CMC, mAP and EER per classifier; tables and plots go to MLflow."""
     with tracked_run(params.tracking, "evaluate", params) as run_id:

@@ -10,7 +10,7 @@ from prefect import flow
 
 from flows.common import bundles, gather, store_writer, tracked_run
 from flows.compute import dask_task_runner
-from flows.params import ExtractFeaturesParams
+from params import ExtractFeaturesParams, keyword_parameters
 from stages.features import FEATURES_STAGE
 from tasks.inference import extract_features_task, pending_sequences
 from tasks.models import resolve_model
@@ -18,6 +18,7 @@ from tasks.tracking import log_run_metrics
 
 
 @flow(name="extract-features")
+@keyword_parameters(ExtractFeaturesParams)
 def extract_features(params: ExtractFeaturesParams) -> dict:
     """Stores (T, 17, 17, 32) features and (T, 16, 3) joints of every sequence lacking them for this model."""
     started = time.perf_counter()

@@ -8,8 +8,8 @@ from prefect import flow
 
 from flows.common import bundles, gather, store_writer, tracked_run
 from flows.compute import dask_task_runner
-from flows.params import IngestParams
 from flows.reports import IngestReport
+from params import IngestParams, keyword_parameters
 from storage.frames import FrameSpec
 from storage.ingest import IngestOutcome
 from tasks.ingest import discover_archive, fingerprint_sources, ingest_bundle
@@ -17,6 +17,7 @@ from tasks.tracking import log_run_document, log_run_metrics
 
 
 @flow(name="ingest-archive")
+@keyword_parameters(IngestParams)
 def ingest_archive(params: IngestParams) -> IngestReport:
     """Stores every sequence of an archive that the store does not already hold current."""
     started = time.perf_counter()

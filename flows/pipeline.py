@@ -18,17 +18,15 @@ from flows.describe import describe
 from flows.evaluate import evaluate_descriptors
 from flows.features import extract_features
 from flows.ingest import ingest_archive
-from flows.params import (
-    DescribeParams, EvaluateParams, ExtractFeaturesParams, IngestParams, PipelineParams, SynthesizeParams,
-    TrainGaitParams, TrainPoseParams,
-)
 from flows.synthesize import synthesize_archive
 from flows.training import train_gait, train_pose
+from params import PipelineParams, keyword_parameters
 from tasks.pipeline import pose_input_size, store_has_groundtruth
 from tasks.tracking import log_run_document, log_run_metrics
 
 
 @flow(name="run-pipeline")
+@keyword_parameters(PipelineParams)
 def run_pipeline(params: PipelineParams) -> dict:
     """From a video archive to rank-1 tables, re-using every stage that is already done."""
     started = time.perf_counter()
@@ -40,10 +38,10 @@ def run_pipeline(params: PipelineParams) -> dict:
         tracking = params.tracking.model_copy(update={"parent_run_id": run_id})
         frame_size = params.frame_size or pose_input_size(params.pose_model, params.pose_training.backbone)
         stage = dict(compute=compute, tracking=tracking)
-        ingested = ingest_archive(IngestParams(
+        ingested = ingest_archive(
             archive=params.archive, store=params.store, layout=params.layout, frame_size=frame_size,
             fps=params.fps, crop=params.crop, **stage,
-        ))
+        )
         pose_model, pose_training = params.pose_model, None
         if pose_model is None:
             pose_store, protocol = params.store, params.protocol
@@ -53,19 +51,17 @@ def run_pipeline(params: PipelineParams) -> dict:
                     f"{params.archive} has no ground-truth joints and no pose model was given: rendered a "
                     f"synthetic archive and trained the pose network on it ({pose_store})"
                 )
-            pose_training = train_pose(TrainPoseParams(
-                store=pose_store, protocol=protocol, training=params.pose_training, **stage))
+            pose_training = train_pose(store=pose_store, protocol=protocol, training=params.pose_training, **stage)
             pose_model = pose_training["model_path"]
-        features = extract_features(ExtractFeaturesParams(
-            store=params.store, pose_model=pose_model, options=params.features, **stage))
-        gait_training = train_gait(TrainGaitParams(
+        features = extract_features(store=params.store, pose_model=pose_model, options=params.features, **stage)
+        gait_training = train_gait(
             store=params.store, features=features["pose_model"], protocol=params.protocol,
-            training=params.gait_training, **stage))
-        described = describe(DescribeParams(
-            store=params.store, gait_model=gait_training["model_path"], features=features["pose_model"], **stage))
-        evaluation = evaluate_descriptors(EvaluateParams(
+            training=params.gait_training, **stage)
+        described = describe(
+            store=params.store, gait_model=gait_training["model_path"], features=features["pose_model"], **stage)
+        evaluation = evaluate_descriptors(
             store=params.store, descriptors=described["gait_model"], protocol=params.protocol,
-            classifiers=params.classifiers, tracking=tracking))
+            classifiers=params.classifiers, tracking=tracking)
         summary = {
             "archive": str(params.archive), "store": str(params.store), "notes": notes,
             "ingest": ingested.counts(), "pose_training": pose_training, "features": features,
@@ -82,9 +78,9 @@ def _synthetic_pose_store(params: PipelineParams, frame_size: int, stage: dict):
     options = params.synthetic_pose_data
     archive = params.store.parent / f"{params.store.name}.pose-archive"
     store = params.store.parent / f"{params.store.name}.pose-store"
-    synthesize_archive(SynthesizeParams(
+    synthesize_archive(
         archive=archive, layout="casia-b", subjects=options.subjects, views=options.views,
         frames=options.frames, size=frame_size + frame_size % 2, seed=options.seed, **stage,
-    ))
-    ingest_archive(IngestParams(archive=archive, store=store, layout="casia-b", frame_size=frame_size, **stage))
+    )
+    ingest_archive(archive=archive, store=store, layout="casia-b", frame_size=frame_size, **stage)
     return store, None

@@ -10,13 +10,14 @@ from prefect.futures import as_completed
 from flows import progress
 from flows.common import tracked_run
 from flows.compute import dask_task_runner
-from flows.params import SynthesizeParams
+from params import SynthesizeParams, keyword_parameters
 from synth.archive import ArchiveSpec
 from tasks.synthesize import plan_walks, render_walks
 from tasks.tracking import log_run_metrics
 
 
 @flow(name="synthesize-archive")
+@keyword_parameters(SynthesizeParams)
 def synthesize_archive(params: SynthesizeParams) -> dict:
     """Renders every walk view the archive lacks; re-running the same parameters renders nothing."""
     started = time.perf_counter()

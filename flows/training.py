@@ -11,7 +11,7 @@ from pathlib import Path
 from prefect import flow
 
 from flows.common import tracked_run
-from flows.params import TrainGaitParams, TrainPoseParams
+from params import TrainGaitParams, TrainPoseParams, keyword_parameters
 from tasks.models import resolve_model
 from tasks.tracking import log_run_metrics
 from tasks.training import log_model, protocol_training_people, train_gait_task, train_pose_task
@@ -22,6 +22,7 @@ def model_dir(store: Path) -> str:
 
 
 @flow(name="train-pose")
+@keyword_parameters(TrainPoseParams)
 def train_pose(params: TrainPoseParams) -> dict:
     """Trains HumanPoseNN on the store's frames with ground-truth joints."""
     with tracked_run(params.tracking, "train-pose", params) as run_id:
@@ -35,6 +36,7 @@ def train_pose(params: TrainPoseParams) -> dict:
 
 
 @flow(name="train-gait")
+@keyword_parameters(TrainGaitParams)
 def train_gait(params: TrainGaitParams) -> dict:
     """Trains GaitNN on the features of the protocol's training people."""
     with tracked_run(params.tracking, "train-gait", params) as run_id:

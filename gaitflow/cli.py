@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
+from gaitflow.options import Option, add_options, flow_arguments, given
 from gaitflow.settings import Settings, load_settings
+from params import (
+    ComputeParams, DescribeParams, EvaluateParams, ExtractFeaturesParams, FeatureOptions, GaitTrainingOptions,
+    IngestParams, PipelineParams, PoseTrainingOptions, ProtocolOptions, SynthesizeParams, TrackingParams,
+    TrainGaitParams, TrainPoseParams,
+)
 
 # 0: everything done; 1: the command ran but some sequences failed; 2: nothing ran (bad input).
 EXIT_OK, EXIT_FAILURES, EXIT_ERROR = 0, 1, 2
@@ -19,9 +25,32 @@ class CommandError(ValueError):
     """A problem with what the command was given, found before anything starts."""
 
 
+class BadOption(SystemExit):
+    """An option argparse refused; already reported on stderr."""
+
+    def __init__(self, message: str):
+        super().__init__(EXIT_ERROR)
+        self.message = message
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        """One `gaitflow: error:` line, like every other problem with what a command was given."""
+        command = self.prog.removeprefix("gaitflow").strip()
+        message = f"{command + ': ' if command else ''}{message} (see {self.prog} --help)"
+        print(f"gaitflow: error: {message}", file=sys.stderr)
+        raise BadOption(message)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except BadOption as error:
+        if "--json" in argv:
+            print(json.dumps({"error": error.message}))
+        return EXIT_ERROR
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_ERROR
@@ -114,8 +143,138 @@ def _close_interrupted_runs(args: argparse.Namespace, settings: Settings) -> Non
         print(f"gaitflow: MLflow run {run_id} of an interrupted command marked FAILED", file=sys.stderr)
 
 
+def _common_options() -> list[Option]:
+    """Where a command runs and records; their command-line defaults come from settings."""
+    return [
+        Option("--dask-address", ComputeParams, "dask_address", "compute",
+               default="$GAITFLOW_DASK_ADDRESS, else a local cluster"),
+        Option("--workers", ComputeParams, "n_workers", "compute"),
+        Option("--tracking-uri", TrackingParams, "tracking_uri", "tracking",
+               default="$MLFLOW_TRACKING_URI, else a SQLite store in the project data folder"),
+        Option("--experiment", TrackingParams, "experiment", "tracking"),
+    ]
+
+
+def _protocol_options(group: str, *, optional: bool = False) -> list[Option]:
+    return [
+        Option("--protocol", ProtocolOptions, "protocol", group, default="every person" if optional else None),
+        Option("--train-subjects", ProtocolOptions, "train_subjects", group),
+    ]
+
+
+def _pose_training_options(group: str) -> list[Option]:
+    return [
+        Option("--backbone", PoseTrainingOptions, "backbone", group),
+        Option("--pose-epochs", PoseTrainingOptions, "epochs", group),
+    ]
+
+
+def _feature_options(group: str) -> list[Option]:
+    return [
+        Option("--device", FeatureOptions, "device", group),
+        Option("--feature-dtype", FeatureOptions, "dtype", group),
+        Option("--mixed-precision", FeatureOptions, "mixed_precision", group),
+    ]
+
+
+def _gait_training_options(group: str) -> list[Option]:
+    return [
+        Option("--rnn", GaitTrainingOptions, "recurrent_unit", group),
+        Option("--rnn-layers", GaitTrainingOptions, "rnn_layers", group),
+        Option("--gait-loss", GaitTrainingOptions, "loss", group),
+        Option("--gait-epochs", GaitTrainingOptions, "epochs", group),
+        Option("--residual-blocks", GaitTrainingOptions, "residual_blocks", group),
+    ]
+
+
+def _commands() -> dict[str, dict]:
+    """Each command: its help, description, options (each naming the parameter field it sets) and handler."""
+    return {
+        "ingest": dict(
+            help="decode a video archive into the zarr store (only what is new or changed)",
+            description="Discover the sequences of a video archive and store their frames in a zarr store. "
+            "Sequences already stored from the same bytes are skipped; bad files are reported and the rest go on.",
+            options=[Option(flag, IngestParams, field) for flag, field in (
+                ("archive", "archive"), ("--store", "store"), ("--layout", "layout"), ("--frame-size", "frame_size"),
+                ("--fps", "fps"), ("--crop", "crop"), ("--chunk-frames", "chunk_frames"),
+                ("--allow-partial", "allow_partial"))],
+            handler=_run_ingest,
+        ),
+        "synth": dict(
+            help="render a labelled synthetic walking archive (CASIA-B or TUM GAID layout)",
+            description="Render walking people whose identity lives only in body shape and motion, as real videos "
+            "with ground-truth joints beside them. Re-running the same command renders nothing new.",
+            options=[Option(flag, SynthesizeParams, field) for flag, field in (
+                ("archive", "archive"), ("--layout", "layout"), ("--subjects", "subjects"), ("--views", "views"),
+                ("--frames", "frames"), ("--size", "size"), ("--seed", "seed"), ("--difficulty", "difficulty"),
+                ("--spread", "spread"), ("--style", "style"))],
+            handler=_run_synth,
+        ),
+        "train-pose": dict(
+            help="train HumanPoseNN on stored frames with ground-truth joints",
+            description="Train the pose network on a store's sequences that carry ground-truth joints (synthetic "
+            "archives). The best epoch's model goes to the store's models/ folder and to MLflow.",
+            options=[Option("--store", TrainPoseParams, "store"), *_protocol_options("protocol", optional=True),
+                     *_pose_training_options("training")],
+            handler=_run_train_pose,
+        ),
+        "features": dict(
+            help="compute pose features of every stored sequence",
+            description="Run HumanPoseNN over every stored sequence that lacks features of this model, batched, on "
+            "the Dask cluster (a GPU when TensorFlow sees one).",
+            options=[Option("--store", ExtractFeaturesParams, "store"),
+                     Option("--pose-model", ExtractFeaturesParams, "pose_model"), *_feature_options("options")],
+            handler=_run_features,
+        ),
+        "train-gait": dict(
+            help="train GaitNN on the training people's pose features",
+            description="Train GaitNN on the features of the protocol's training people, with validation rank-1 per "
+            "epoch and early stopping. The model goes to the store's models/ folder and to MLflow.",
+            options=[Option("--store", TrainGaitParams, "store"), Option("--features", TrainGaitParams, "features"),
+                     *_protocol_options("protocol"), *_gait_training_options("training")],
+            handler=_run_train_gait,
+        ),
+        "describe": dict(
+            help="compute the 512-d identification vector of every sequence",
+            description="Run GaitNN over the pose features of every sequence lacking a vector for this model.",
+            options=[Option(flag, DescribeParams, field) for flag, field in (
+                ("--store", "store"), ("--gait-model", "gait_model"), ("--features", "features"))],
+            handler=_run_describe,
+        ),
+        "evaluate": dict(
+            help="score identification vectors under a data set's protocol",
+            description="Linear SVM and nearest neighbour on the gallery; rank-1 per probe condition and view, "
+            "cross-view matrix, CMC, mAP and EER; tables and plots go to MLflow.",
+            options=[Option("--store", EvaluateParams, "store"), Option("--descriptors", EvaluateParams, "descriptors"),
+                     *_protocol_options("protocol")],
+            handler=_run_evaluate,
+        ),
+        "run": dict(
+            help="from a video archive to identification results, re-using what is done",
+            description="ingest -> train-pose (when no pose model is given) -> features -> train-gait -> describe "
+            "-> evaluate. Every stage skips what is already done. On an archive without ground-truth joints and "
+            "with no --pose-model, it renders a synthetic archive, trains the pose network on it, and says so.",
+            options=[
+                *(Option(flag, PipelineParams, field) for flag, field in (
+                    ("archive", "archive"), ("--store", "store"), ("--layout", "layout"), ("--pose-model", "pose_model"),
+                    ("--fps", "fps"), ("--frame-size", "frame_size"), ("--crop", "crop"))),
+                *_protocol_options("protocol"), *_pose_training_options("pose_training"),
+                *_feature_options("features"), *_gait_training_options("gait_training"),
+            ],
+            handler=_run_pipeline,
+        ),
+        "demo": dict(
+            help="everything on a small synthetic archive (about 8 minutes on 2 idle cores)",
+            description="Render a small synthetic CASIA-B-like archive, then run the whole pipeline on it with the "
+            "small pose backbone, print the rank-1 table, and say where to look in the MLflow UI.",
+            options=[],
+            handler=_run_demo,
+        ),
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gaitflow",
         description="Gait recognition as a batch system: Prefect flows on Dask, zarr storage, MLflow tracking.",
     )
@@ -125,243 +284,50 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: $GAITFLOW_HOME or ./.gaitflow)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    ingest = commands.add_parser(
-        "ingest", help="decode a video archive into the zarr store (only what is new or changed)",
-        description="Discover the sequences of a video archive and store their frames in a zarr store. "
-        "Sequences already stored from the same bytes are skipped; bad files are reported and the rest go on.",
-    )
-    ingest.add_argument("archive", type=Path, help="top folder of the video archive")
-    ingest.add_argument("--store", type=Path, required=True, help="zarr store to write (created if missing)")
-    ingest.add_argument(
-        "--layout", choices=("casia-b", "tum-gaid", "folder"), default="casia-b",
-        help="casia-b: SSS-cc-NN-VVV videos; tum-gaid: pNNN/n01 image folders; folder: any videos (default: casia-b)",
-    )
-    ingest.add_argument("--frame-size", type=int, default=299, help="side of the stored square frames in px (default: 299)")
-    ingest.add_argument("--fps", type=float, default=None, help="resample to this frame rate (default: keep the source's)")
-    ingest.add_argument(
-        "--crop", choices=("center", "person"), default="center",
-        help="center: largest centred square; person: follow the moving person, for a static camera (default: center)",
-    )
-    ingest.add_argument("--chunk-frames", type=int, default=16, help="frames per zarr chunk along time (default: 16)")
-    ingest.add_argument(
-        "--allow-partial", action="store_true",
-        help="store sources with damaged or missing frames without those frames, recording them in the "
-        "sequence's attributes (default: such a source fails with the file and frame named)",
-    )
-    _add_common(ingest)
-    ingest.set_defaults(handler=_run_ingest)
-
-    synth = commands.add_parser(
-        "synth", help="render a labelled synthetic walking archive (CASIA-B or TUM GAID layout)",
-        description="Render walking people whose identity lives only in body shape and motion, as real videos "
-        "with ground-truth joints beside them. Re-running the same command renders nothing new.",
-    )
-    synth.add_argument("archive", type=Path, help="folder to write the archive into")
-    synth.add_argument("--layout", choices=("casia-b", "tum-gaid"), default="casia-b", help="data set layout (default: casia-b)")
-    synth.add_argument("--subjects", type=int, default=10, help="number of people (default: 10)")
-    synth.add_argument(
-        "--views", type=_int_list, default=None,
-        help="comma-separated views in degrees, e.g. 36,90,144 (default: CASIA-B's 11 views; TUM GAID: 90)",
-    )
-    synth.add_argument("--frames", type=int, default=60, help="frames per walk (default: 60)")
-    synth.add_argument("--size", type=int, default=128, help="side of the square frames in px, even (default: 128)")
-    synth.add_argument("--seed", type=int, default=0, help="seed: the same seed gives the same archive (default: 0)")
-    synth.add_argument(
-        "--difficulty", type=float, default=1.0,
-        help="0..3: scales walk-to-walk drift, covariate ranges and image degradation (default: 1)",
-    )
-    synth.add_argument("--spread", type=float, default=1.0, help="0..3: scales differences between people (default: 1)")
-    synth.add_argument("--style", choices=("standard", "shifted"), default="standard",
-                       help="standard: the look pose training uses; shifted: a look it never saw (default: standard)")
-    _add_common(synth)
-    synth.set_defaults(handler=_run_synth)
-
-    train_pose = commands.add_parser(
-        "train-pose", help="train HumanPoseNN on stored frames with ground-truth joints",
-        description="Train the pose network on a store's sequences that carry ground-truth joints (synthetic "
-        "archives). The best epoch's model goes to the store's models/ folder and to MLflow.",
-    )
-    train_pose.add_argument("--store", type=Path, required=True, help="store with ground-truth joints")
-    _add_protocol(train_pose, optional=True)
-    _add_pose_training(train_pose)
-    _add_common(train_pose)
-    train_pose.set_defaults(handler=_run_train_pose)
-
-    features = commands.add_parser(
-        "features", help="compute pose features of every stored sequence",
-        description="Run HumanPoseNN over every stored sequence that lacks features of this model, batched, on the "
-        "Dask cluster (a GPU when TensorFlow sees one).",
-    )
-    features.add_argument("--store", type=Path, required=True, help="store with ingested frames")
-    features.add_argument("--pose-model", required=True, help="a saved .keras pose model or an MLflow URI (runs:/...)")
-    _add_feature_options(features)
-    _add_common(features)
-    features.set_defaults(handler=_run_features)
-
-    train_gait = commands.add_parser(
-        "train-gait", help="train GaitNN on the training people's pose features",
-        description="Train GaitNN on the features of the protocol's training people, with validation rank-1 per "
-        "epoch and early stopping. The model goes to the store's models/ folder and to MLflow.",
-    )
-    train_gait.add_argument("--store", type=Path, required=True, help="store with pose features")
-    train_gait.add_argument("--features", required=True, help="tag of the pose model whose features to use")
-    _add_protocol(train_gait)
-    _add_gait_training(train_gait)
-    _add_common(train_gait)
-    train_gait.set_defaults(handler=_run_train_gait)
-
-    describe = commands.add_parser(
-        "describe", help="compute the 512-d identification vector of every sequence",
-        description="Run GaitNN over the pose features of every sequence lacking a vector for this model.",
-    )
-    describe.add_argument("--store", type=Path, required=True, help="store with pose features")
-    describe.add_argument("--gait-model", required=True, help="a saved .keras GaitNN or an MLflow URI (runs:/...)")
-    describe.add_argument("--features", default=None, help="pose feature tag (default: what the model recorded)")
-    _add_common(describe)
-    describe.set_defaults(handler=_run_describe)
-
-    evaluate = commands.add_parser(
-        "evaluate", help="score identification vectors under a data set's protocol",
-        description="Linear SVM and nearest neighbour on the gallery; rank-1 per probe condition and view, "
-        "cross-view matrix, CMC, mAP and EER; tables and plots go to MLflow.",
-    )
-    evaluate.add_argument("--store", type=Path, required=True, help="store with identification vectors")
-    evaluate.add_argument("--descriptors", required=True, help="tag of the GaitNN whose vectors to evaluate")
-    _add_protocol(evaluate)
-    _add_common(evaluate)
-    evaluate.set_defaults(handler=_run_evaluate)
-
-    run = commands.add_parser(
-        "run", help="from a video archive to identification results, re-using what is done",
-        description="ingest -> train-pose (when no pose model is given) -> features -> train-gait -> describe -> "
-        "evaluate. Every stage skips what is already done. On an archive without ground-truth joints and "
-        "with no --pose-model, it renders a synthetic archive, trains the pose network on it, and says so.",
-    )
-    run.add_argument("archive", type=Path, help="top folder of the video archive")
-    run.add_argument("--store", type=Path, required=True, help="zarr store for every stage (created if missing)")
-    run.add_argument("--layout", choices=("casia-b", "tum-gaid", "folder"), default="casia-b", help="archive layout (default: casia-b)")
-    run.add_argument("--pose-model", default=None, help="a trained pose model (.keras or runs:/...); default: train one")
-    run.add_argument("--fps", type=float, default=None, help="resample to this frame rate (default: the source's)")
-    run.add_argument("--frame-size", type=int, default=None,
-                     help="side of the stored square frames in px (default: the pose network's input size)")
-    run.add_argument("--crop", choices=("center", "person"), default="center",
-                     help="center: largest centred square; person: follow the moving person (default: center)")
-    _add_protocol(run)
-    _add_pose_training(run)
-    _add_feature_options(run)
-    _add_gait_training(run)
-    _add_common(run)
-    run.set_defaults(handler=_run_pipeline)
-
-    demo = commands.add_parser(
-        "demo", help="everything on a small synthetic archive (about 8 minutes on 2 idle cores)",
-        description="Render a small synthetic CASIA-B-like archive, then run the whole pipeline on it with the small "
-        "pose backbone, print the rank-1 table, and say where to look in the MLflow UI.",
-    )
-    demo.add_argument("--workdir", type=Path, default=None, help="where the archive and store go (default: HOME/demo)")
-    demo.add_argument("--subjects", type=int, default=12, help="people in the demo archive (default: 12)")
-    _add_common(demo)
-    demo.set_defaults(handler=_run_demo)
+    for name, command in _commands().items():
+        sub = commands.add_parser(name, help=command["help"], description=command["description"])
+        add_options(sub, command["options"])
+        if name == "demo":
+            sub.add_argument("--workdir", type=Path, default=None,
+                             help="where the archive and store go (default: HOME/demo)")
+            sub.add_argument("--subjects", type=int, default=12, help="people in the demo archive (default: 12)")
+        add_options(sub, _common_options())
+        sub.add_argument("--json", action="store_true",
+                         help="print one JSON object with the results on stdout (default: off)")
+        sub.set_defaults(handler=command["handler"], options=command["options"])
     return parser
 
 
-def _add_protocol(command: argparse.ArgumentParser, optional: bool = False) -> None:
-    command.add_argument(
-        "--protocol", choices=("casia-b", "tum-gaid"), default=None if optional else "casia-b",
-        help="evaluation protocol whose training people are used" + (" (default: every person)" if optional else " (default: casia-b)"),
-    )
-    command.add_argument(
-        "--train-subjects", default=None,
-        help="training people: N (the first N) or A-B (numbers A to B); default: the data set's standard split",
-    )
+def _compute(args: argparse.Namespace, settings: Settings) -> ComputeParams:
+    return ComputeParams(**{
+        "dask_address": settings.dask_address, "scratch_dir": settings.scratch,
+        **given(args, _common_options(), "compute"),
+    })
 
 
-def _add_pose_training(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--backbone", choices=("small", "inception_resnet_v2"), default="small",
-                         help="pose network trunk to train (default: small)")
-    command.add_argument("--pose-epochs", type=int, default=None, help="pose training epochs")
+def _tracking(args: argparse.Namespace, settings: Settings) -> TrackingParams:
+    return TrackingParams(**{
+        "tracking_uri": settings.tracking_uri, "artifact_root": settings.artifact_root,
+        **given(args, _common_options(), "tracking"),
+    })
 
 
-def _add_feature_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
-                         help="auto: a GPU when TensorFlow sees one (default: auto)")
-    command.add_argument("--feature-dtype", choices=("float16", "float32"), default="float16",
-                         help="stored precision of the spatial features (default: float16)")
-    command.add_argument("--mixed-precision", action="store_true",
-                         help="compute the pose network in mixed float16 (fast on GPUs with tensor cores)")
-
-
-def _add_gait_training(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--rnn", choices=("GRU", "LSTM"), default="GRU", help="recurrent cell (default: GRU)")
-    command.add_argument("--rnn-layers", type=int, default=None, help="stacked recurrent layers")
-    command.add_argument("--gait-loss", choices=("softmax", "triplet", "softmax+triplet"), default=None,
-                         help="softmax cross-entropy (the seed's), batch-hard triplet, or their sum "
-                         "(default: softmax+triplet)")
-    command.add_argument("--gait-epochs", type=int, default=None, help="maximum GaitNN training epochs")
-    command.add_argument("--residual-blocks", choices=("discarded", "chained"), default=None,
-                         help="the seed's extra residual blocks: left out as the seed computed them (default), "
-                         "or chained")
-
-def _int_list(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from error
-
-
-def _add_common(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--dask-address", default=None,
-        help="address of an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: $GAITFLOW_DASK_ADDRESS, "
-        "else a local cluster)",
-    )
-    command.add_argument("--workers", type=int, default=2, help="worker processes of the local Dask cluster (default: 2)")
-    command.add_argument(
-        "--tracking-uri", default=None,
-        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else a SQLite store in the project data folder)",
-    )
-    command.add_argument("--experiment", default="gaitflow", help="MLflow experiment name (default: gaitflow)")
-    command.add_argument("--json", action="store_true", help="print one JSON object with the results on stdout")
-
-
-def _compute(args: argparse.Namespace, settings: Settings):
-    from flows.params import ComputeParams
-
-    return ComputeParams(
-        dask_address=args.dask_address or settings.dask_address,
-        n_workers=args.workers,
-        scratch_dir=settings.scratch,
-    )
-
-
-def _tracking(args: argparse.Namespace, settings: Settings):
-    from flows.params import TrackingParams
-
-    return TrackingParams(
-        tracking_uri=args.tracking_uri or settings.tracking_uri,
-        experiment=args.experiment,
-        artifact_root=settings.artifact_root,
-    )
+def _flow_arguments(args: argparse.Namespace, settings: Settings, *, compute: bool = True) -> dict:
+    """The command's options as the flow's keyword arguments, with where it runs and records."""
+    arguments = flow_arguments(args, args.options)
+    if args.command == "train-pose" and args.protocol is None:  # no protocol: every person trains
+        arguments["protocol"] = None
+    if compute:
+        arguments["compute"] = _compute(args, settings)
+    arguments["tracking"] = _tracking(args, settings)
+    return arguments
 
 
 def _run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from flows.ingest import ingest_archive
-    from flows.params import IngestParams
 
-    params = IngestParams(
-        archive=args.archive.resolve(),
-        store=args.store.resolve(),
-        layout=args.layout,
-        frame_size=args.frame_size,
-        fps=args.fps,
-        crop=args.crop,
-        chunk_frames=args.chunk_frames,
-        allow_partial=args.allow_partial,
-        compute=_compute(args, settings),
-        tracking=_tracking(args, settings),
-    )
-    report = _with_progress(args, lambda: ingest_archive(params))
+    arguments = _flow_arguments(args, settings)
+    report = _with_progress(args, lambda: ingest_archive(**arguments))
     summary = report.counts()
     summary["recovered"] = list(report.recovered)
     if args.json:
@@ -372,16 +338,10 @@ def _run_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_synth(args: argparse.Namespace, settings: Settings) -> int:
-    from flows.params import SynthesizeParams
     from flows.synthesize import synthesize_archive
 
-    params = SynthesizeParams(
-        archive=args.archive.resolve(), layout=args.layout, subjects=args.subjects, views=args.views,
-        frames=args.frames, size=args.size, seed=args.seed, difficulty=args.difficulty, spread=args.spread,
-        style=args.style,
-        compute=_compute(args, settings), tracking=_tracking(args, settings),
-    )
-    summary = _with_progress(args, lambda: synthesize_archive(params))
+    arguments = _flow_arguments(args, settings)
+    summary = _with_progress(args, lambda: synthesize_archive(**arguments))
     if args.json:
         print(json.dumps(summary))
     else:
@@ -390,56 +350,19 @@ def _run_synth(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _protocol(args: argparse.Namespace):
-    from flows.params import ProtocolOptions
-
-    if args.protocol is None:
-        return None
-    return ProtocolOptions(protocol=args.protocol, train_subjects=args.train_subjects)
-
-
-def _given(**values) -> dict:
-    """Only the options the user gave, so the parameter models keep their defaults otherwise."""
-    return {key: value for key, value in values.items() if value is not None}
-
-
-def _pose_training(args: argparse.Namespace):
-    from flows.params import PoseTrainingOptions
-
-    return PoseTrainingOptions(**_given(backbone=args.backbone, epochs=args.pose_epochs))
-
-
-def _feature_options(args: argparse.Namespace):
-    from flows.params import FeatureOptions
-
-    return FeatureOptions(device=args.device, dtype=args.feature_dtype, mixed_precision=args.mixed_precision)
-
-
-def _gait_training(args: argparse.Namespace):
-    from flows.params import GaitTrainingOptions
-
-    return GaitTrainingOptions(**_given(
-        recurrent_unit=args.rnn, rnn_layers=args.rnn_layers, loss=args.gait_loss, epochs=args.gait_epochs,
-        residual_blocks=args.residual_blocks))
-
-
 def _run_train_pose(args: argparse.Namespace, settings: Settings) -> int:
-    from flows.params import TrainPoseParams
     from flows.training import train_pose
 
-    result = _with_progress(args, lambda: train_pose(TrainPoseParams(
-        store=args.store.resolve(), protocol=_protocol(args), training=_pose_training(args),
-        compute=_compute(args, settings), tracking=_tracking(args, settings))))
+    arguments = _flow_arguments(args, settings)
+    result = _with_progress(args, lambda: train_pose(**arguments))
     return _print_model(args, result, "pose")
 
 
 def _run_train_gait(args: argparse.Namespace, settings: Settings) -> int:
-    from flows.params import TrainGaitParams
     from flows.training import train_gait
 
-    result = _with_progress(args, lambda: train_gait(TrainGaitParams(
-        store=args.store.resolve(), features=args.features, protocol=_protocol(args),
-        training=_gait_training(args), compute=_compute(args, settings), tracking=_tracking(args, settings))))
+    arguments = _flow_arguments(args, settings)
+    result = _with_progress(args, lambda: train_gait(**arguments))
     return _print_model(args, result, "gait")
 
 
@@ -457,11 +380,9 @@ def _print_model(args: argparse.Namespace, result: dict, kind: str) -> int:
 
 def _run_features(args: argparse.Namespace, settings: Settings) -> int:
     from flows.features import extract_features
-    from flows.params import ExtractFeaturesParams
 
-    result = _with_progress(args, lambda: extract_features(ExtractFeaturesParams(
-        store=args.store.resolve(), pose_model=args.pose_model, options=_feature_options(args),
-        compute=_compute(args, settings), tracking=_tracking(args, settings))))
+    arguments = _flow_arguments(args, settings)
+    result = _with_progress(args, lambda: extract_features(**arguments))
     if args.json:
         print(json.dumps(result, default=str))
     else:
@@ -475,11 +396,9 @@ def _run_features(args: argparse.Namespace, settings: Settings) -> int:
 
 def _run_describe(args: argparse.Namespace, settings: Settings) -> int:
     from flows.describe import describe
-    from flows.params import DescribeParams
 
-    result = _with_progress(args, lambda: describe(DescribeParams(
-        store=args.store.resolve(), gait_model=args.gait_model, features=args.features,
-        compute=_compute(args, settings), tracking=_tracking(args, settings))))
+    arguments = _flow_arguments(args, settings)
+    result = _with_progress(args, lambda: describe(**arguments))
     if args.json:
         print(json.dumps(result, default=str))
     else:
@@ -492,27 +411,18 @@ def _run_describe(args: argparse.Namespace, settings: Settings) -> int:
 
 def _run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from flows.evaluate import evaluate_descriptors
-    from flows.params import EvaluateParams
 
-    result = _with_progress(args, lambda: evaluate_descriptors(EvaluateParams(
-        store=args.store.resolve(), descriptors=args.descriptors, protocol=_protocol(args),
-        tracking=_tracking(args, settings))))
+    arguments = _flow_arguments(args, settings, compute=False)
+    result = _with_progress(args, lambda: evaluate_descriptors(**arguments))
     _print_results(args, result, settings)
     return EXIT_OK
 
 
 def _run_pipeline(args: argparse.Namespace, settings: Settings) -> int:
-    from flows.params import PipelineParams
     from flows.pipeline import run_pipeline
 
-    params = PipelineParams(
-        archive=args.archive.resolve(), store=args.store.resolve(), layout=args.layout, protocol=_protocol(args),
-        pose_model=args.pose_model, fps=args.fps, frame_size=args.frame_size, crop=args.crop,
-        pose_training=_pose_training(args),
-        features=_feature_options(args), gait_training=_gait_training(args),
-        compute=_compute(args, settings), tracking=_tracking(args, settings),
-    )
-    summary = _with_progress(args, lambda: run_pipeline(params))
+    arguments = _flow_arguments(args, settings)
+    summary = _with_progress(args, lambda: run_pipeline(**arguments))
     for note in summary["notes"]:
         print(f"note: {note}", file=sys.stderr)
     _print_results(args, summary["evaluation"], settings, summary)
@@ -520,38 +430,32 @@ def _run_pipeline(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from flows.params import (
-        GaitTrainingOptions, PipelineParams, PoseTrainingOptions, ProtocolOptions, SynthesizeParams,
-    )
     from flows.pipeline import run_pipeline
     from flows.synthesize import synthesize_archive
 
     workdir = (args.workdir or settings.home / "demo").resolve()
+    archive, store = workdir / "archive", workdir / "store.zarr"
     compute, tracking = _compute(args, settings), _tracking(args, settings)
+
     # Small enough for a short run on two cores. With 4 test people its rank-1 shows that the
     # pipeline works end to end, not how well the method identifies people.
-    archive = SynthesizeParams(
-        archive=workdir / "archive", subjects=args.subjects, views=(36, 90, 144), frames=32, size=136, seed=2024,
-        compute=compute, tracking=tracking,
-    )
-    params = PipelineParams(
-        archive=archive.archive, store=workdir / "store.zarr", layout="casia-b",
-        # Two thirds of the people train; with so few, all of them fit and none is held out.
-        protocol=ProtocolOptions(train_subjects=str(max(2, 2 * args.subjects // 3))),
-        pose_training=PoseTrainingOptions(epochs=4, frames_per_sequence=4),
-        gait_training=GaitTrainingOptions(epochs=10, rnn_layers=1, people_per_batch=4, sequences_per_person=4,
-                                          clip_frames=16, validation_fraction=0.0),
-        compute=compute, tracking=tracking,
-    )
-
     def work():
-        synthesize_archive(archive)
-        return run_pipeline(params)
+        synthesize_archive(archive=archive, subjects=args.subjects, views=(36, 90, 144), frames=32, size=136,
+                           seed=2024, compute=compute, tracking=tracking)
+        return run_pipeline(
+            archive=archive, store=store, layout="casia-b",
+            # Two thirds of the people train; with so few, all of them fit and none is held out.
+            protocol=ProtocolOptions(train_subjects=str(max(2, 2 * args.subjects // 3))),
+            pose_training=PoseTrainingOptions(epochs=4, frames_per_sequence=4),
+            gait_training=GaitTrainingOptions(epochs=10, rnn_layers=1, people_per_batch=4, sequences_per_person=4,
+                                              clip_frames=16, validation_fraction=0.0),
+            compute=compute, tracking=tracking,
+        )
 
     summary = _with_progress(args, work)
     _print_results(args, summary["evaluation"], settings, summary)
     if not args.json:
-        print(f"\nArchive: {archive.archive}\nStore:   {params.store}")
+        print(f"\nArchive: {archive}\nStore:   {store}")
         mlflow = Path(sys.executable).with_name("mlflow")
         print(f"MLflow UI: MLFLOW_DISABLE_TELEMETRY=true {mlflow} ui --backend-store-uri {tracking.tracking_uri} "
               "--host 127.0.0.1 --port 5000, then open "

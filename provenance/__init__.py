@@ -65,7 +65,7 @@ def _source_files(name: str) -> list[tuple[str, Path]]:
 # The project's own top-level packages: imports of anything else (numpy, prefect, ...) are
 # versioned by the installed distributions, not here.
 PROJECT_PACKAGES = frozenset({
-    "benchmarks", "evaluation", "flows", "gaitflow", "nets", "provenance", "stages", "storage", "synth",
+    "benchmarks", "evaluation", "flows", "gaitflow", "nets", "params", "provenance", "stages", "storage", "synth",
     "tasks", "tracking",
 })
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import task
 
-from flows.params import FeatureOptions
+from params import FeatureOptions
 from stages.descriptors import describe_sequences
 from stages.features import extract_features, sequences_without, stage_code_version
 from storage.store import SequenceStore

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from prefect import task
 
-from flows.params import TrackingParams
+from params import TrackingParams
 from stages.models import file_digest
 from tasks.retries import IO_RETRIES
 from tracking import mlflow_tracking

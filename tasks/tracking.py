@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 from prefect import task
 
-from flows.params import TrackingParams
+from params import TrackingParams
 from tracking import mlflow_tracking
 from tasks.retries import TRACKING_RETRIES
 

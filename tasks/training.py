@@ -10,7 +10,7 @@ from pathlib import Path
 from prefect import task
 from prefect.context import TaskRunContext
 
-from flows.params import GaitTrainingOptions, PoseTrainingOptions, TrackingParams
+from params import GaitTrainingOptions, PoseTrainingOptions, TrackingParams
 from provenance import module_version
 from stages.gait_training import feature_table, train_gait_model
 from stages.pose_training import groundtruth_sequences, train_pose_model

@@ -92,11 +92,89 @@ def test_archive_level_problems_are_one_line_before_anything_starts(tmp_path):
 
 
 def test_gait_options_reach_the_training_parameters():
-    from gaitflow.cli import _gait_training
+    from gaitflow.options import flow_arguments
 
     args = build_parser().parse_args(
         ["train-gait", "--store", "s.zarr", "--features", "abc", "--residual-blocks", "chained", "--rnn-layers", "1"])
-    options = _gait_training(args)
+    options = flow_arguments(args, args.options)["training"]
     assert options.residual_blocks == "chained" and options.rnn_layers == 1
-    defaults = _gait_training(build_parser().parse_args(["train-gait", "--store", "s.zarr", "--features", "abc"]))
-    assert defaults.residual_blocks == "discarded"  # what the seed computed
+    defaults = build_parser().parse_args(["train-gait", "--store", "s.zarr", "--features", "abc"])
+    assert flow_arguments(defaults, defaults.options)["training"].residual_blocks == "discarded"  # the seed's
+
+
+def _help(command, capsys) -> str:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([command, "--help"])
+    return " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_option_shows_its_default_taken_from_the_parameter_models(command, capsys):
+    import argparse
+
+    from params import GaitTrainingOptions, IngestParams, PoseTrainingOptions
+
+    text = _help(command, capsys)
+    parser = build_parser()._subparsers._group_actions[0].choices[command]
+    for action in parser._actions:
+        if not isinstance(action, argparse._HelpAction):
+            assert "(default: " in action.help or "(required)" in action.help, (command, action.dest)
+    if command == "ingest":
+        frame_size = IngestParams.model_fields["frame_size"]
+        assert f"{frame_size.description} (default: {frame_size.default})" in text
+    if command == "run":
+        epochs = GaitTrainingOptions.model_fields["epochs"]
+        assert f"--gait-epochs GAIT_EPOCHS {epochs.description} (default: {epochs.default})" in text
+        assert f"(default: {PoseTrainingOptions.model_fields['epochs'].default})" in text
+
+
+def test_options_set_the_flow_keywords_and_leave_the_rest_to_the_models():
+    from gaitflow.options import flow_arguments
+    from params import FeatureOptions, GaitTrainingOptions, PipelineParams
+
+    args = build_parser().parse_args(
+        ["run", "arch", "--store", "s.zarr", "--frame-size", "136", "--crop", "person", "--gait-epochs", "3",
+         "--mixed-precision", "--protocol", "tum-gaid", "--train-subjects", "1-20", "--pose-epochs", "2"])
+    arguments = flow_arguments(args, args.options)
+    PipelineParams(**arguments)  # every key is a flow parameter
+    assert arguments["archive"].is_absolute() and arguments["frame_size"] == 136 and arguments["crop"] == "person"
+    assert arguments["gait_training"] == GaitTrainingOptions(epochs=3)
+    assert arguments["features"] == FeatureOptions(mixed_precision=True)
+    assert arguments["protocol"].protocol == "tum-gaid" and arguments["protocol"].train_subjects == "1-20"
+    assert arguments["pose_training"].epochs == 2
+
+
+@pytest.mark.parametrize("arguments, expected", [
+    (["ingest", "a", "--store", "s", "--frame-size", "5"], "--frame-size: '5': Input should be greater than or equal to 16"),
+    (["synth", "a", "--size", "33"], "--size: '33': Input should be a multiple of 2"),
+    (["train-gait", "--store", "s", "--features", "f", "--train-subjects", "x"], "--train-subjects: 'x'"),
+    (["run", "a", "--store", "s", "--layout", "casia"], "--layout: 'casia': Input should be 'casia-b', 'tum-gaid' or 'folder'"),
+])
+def test_out_of_bounds_values_are_one_error_line_and_exit_2(arguments, expected, capsys):
+    from gaitflow.cli import main
+
+    assert main([*arguments, "--json"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gaitflow: error:") and expected in lines[0], captured.err
+    assert expected in json.loads(captured.out)["error"]
+
+
+@pytest.mark.parametrize("command, model", [
+    (["ingest", "a"], "IngestParams"), (["synth", "a"], "SynthesizeParams"),
+    (["train-pose"], "TrainPoseParams"), (["features", "--pose-model", "m.keras"], "ExtractFeaturesParams"),
+    (["train-gait", "--features", "abc"], "TrainGaitParams"), (["describe", "--gait-model", "g.keras"], "DescribeParams"),
+    (["evaluate", "--descriptors", "abc"], "EvaluateParams"), (["run", "a"], "PipelineParams"),
+])
+def test_each_command_calls_its_flow_with_that_flows_keywords(command, model, tmp_path):
+    import params
+    from gaitflow.cli import _flow_arguments
+    from gaitflow.settings import load_settings
+
+    store = [] if command[0] == "synth" else ["--store", "s.zarr"]
+    args = build_parser().parse_args([*command, *store])
+    arguments = _flow_arguments(args, load_settings(tmp_path), compute=command[0] != "evaluate")
+    validated = getattr(params, model)(**arguments)
+    assert validated.tracking.tracking_uri.endswith("mlflow.db") and str(tmp_path) in validated.tracking.tracking_uri
+    if command[0] == "train-pose":
+        assert validated.protocol is None  # no --protocol: every person trains

@@ -20,10 +20,10 @@ from storage.store import SequenceStore
 from tests.videos import moving_square_frames, write_video
 
 
-def _params(archive, store, settings, **overrides):
-    from flows.params import ComputeParams, IngestParams, TrackingParams
+def _arguments(archive, store, settings, **overrides) -> dict:
+    from params import ComputeParams, TrackingParams
 
-    return IngestParams(
+    return dict(
         archive=archive, store=store, layout="casia-b", frame_size=32, chunk_frames=8,
         compute=ComputeParams(n_workers=2, scratch_dir=settings.scratch),
         tracking=TrackingParams(tracking_uri=settings.tracking_uri, experiment="test-ingest",
@@ -41,7 +41,7 @@ def test_ingest_stores_reports_failures_and_redoes_only_what_changed(tmp_path, p
     (archive / "video" / "004-nm-01-090.avi").write_bytes(b"not a video at all" * 50)
     write_video(archive / "video" / "walk.avi", moving_square_frames(4))
 
-    first = ingest_archive(_params(archive, store_path, gaitflow_settings))
+    first = ingest_archive(**_arguments(archive, store_path, gaitflow_settings))
     assert first.stored == ["001-nm-01-090", "002-nm-01-090", "003-nm-01-090"]
     assert [f.id for f in first.failed] == ["004-nm-01-090"] and "004-nm-01-090.avi" in first.failed[0].reason
     assert [u.id for u in first.unmatched] == ["video/walk.avi"]
@@ -54,13 +54,13 @@ def test_ingest_stores_reports_failures_and_redoes_only_what_changed(tmp_path, p
     assert run.data.metrics["failed"] == 1 and run.info.status == "FINISHED"
 
     frames_before = store.open_sequence("001-nm-01-090")["frames"][:]
-    again = ingest_archive(_params(archive, store_path, gaitflow_settings))
+    again = ingest_archive(**_arguments(archive, store_path, gaitflow_settings))
     assert again.stored == [] and again.frames_stored == 0
     assert again.skipped == first.stored and [f.id for f in again.failed] == ["004-nm-01-090"]
 
     write_video(archive / "video" / "005-bg-01-018.avi", moving_square_frames(6, seed=5))
     write_video(archive / "video" / "002-nm-01-090.avi", moving_square_frames(9, seed=22))
-    third = ingest_archive(_params(archive, store_path, gaitflow_settings))
+    third = ingest_archive(**_arguments(archive, store_path, gaitflow_settings))
     assert third.stored == ["002-nm-01-090", "005-bg-01-018"]
     assert third.skipped == ["001-nm-01-090", "003-nm-01-090"]
     assert store.open_sequence("002-nm-01-090")["frames"].shape[0] == 9
@@ -71,7 +71,7 @@ def test_missing_archive_fails_the_flow_with_its_path(tmp_path, prefect_server, 
     from flows.ingest import ingest_archive
 
     with pytest.raises(Exception, match="does not exist"):
-        ingest_archive(_params(tmp_path / "nowhere", tmp_path / "s.zarr", gaitflow_settings))
+        ingest_archive(**_arguments(tmp_path / "nowhere", tmp_path / "s.zarr", gaitflow_settings))
 
 
 def _cli(home, *args, **kwargs):

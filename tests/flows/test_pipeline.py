@@ -22,12 +22,11 @@ def tiny_archive(tmp_path_factory):
     return root
 
 
-def _params(archive, store, settings):
-    from flows.params import (
-        ComputeParams, GaitTrainingOptions, PipelineParams, PoseTrainingOptions, ProtocolOptions, TrackingParams,
-    )
+def _arguments(archive, store, settings) -> dict:
+    """`run_pipeline`'s keyword arguments: the top-level fields, with groups as their models."""
+    from params import ComputeParams, GaitTrainingOptions, PoseTrainingOptions, ProtocolOptions, TrackingParams
 
-    return PipelineParams(
+    return dict(
         archive=archive, store=store, layout="casia-b", protocol=ProtocolOptions(train_subjects="2"),
         pose_training=PoseTrainingOptions(epochs=1, frames_per_sequence=1, batch_size=8),
         gait_training=GaitTrainingOptions(epochs=2, rnn_layers=1, people_per_batch=2, sequences_per_person=2,
@@ -43,13 +42,13 @@ def test_pipeline_runs_end_to_end_and_a_second_run_recomputes_nothing(
 ):
     from flows.pipeline import run_pipeline
 
-    params = _params(tiny_archive, tmp_path / "store.zarr", gaitflow_settings)
-    first = run_pipeline(params)
+    arguments = _arguments(tiny_archive, tmp_path / "store.zarr", gaitflow_settings)
+    first = run_pipeline(**arguments)
     sequences = SUBJECTS * 8 * 2
     assert first["ingest"]["stored"] == sequences and first["notes"] == []
     assert first["features"]["sequences_done"] == sequences and first["describe"]["described"] == sequences
 
-    store = SequenceStore(params.store)
+    store = SequenceStore(arguments["store"])
     some_id = store.sequence_ids()[0]
     pose_tag, gait_tag = first["features"]["pose_model"], first["describe"]["gait_model"]
     features = store.open_stage(some_id, "features", pose_tag)
@@ -86,7 +85,7 @@ def test_pipeline_runs_end_to_end_and_a_second_run_recomputes_nothing(
     models = {a.path for a in client.list_artifacts(by_name["train-gait"].info.run_id, "model")}
     assert f"model/gait-{gait_tag}.keras" in models
 
-    second = run_pipeline(params)
+    second = run_pipeline(**arguments)
     assert second["ingest"]["stored"] == 0 and second["ingest"]["skipped"] == sequences
     assert second["pose_training"]["reused"] and second["gait_training"]["reused"]
     assert second["features"]["sequences_done"] == 0 and second["describe"]["described"] == 0

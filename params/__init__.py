@@ -1,15 +1,38 @@
-"""Validated parameters shared by the flows. Unknown keys are rejected."""
+"""The parameters of gaitflow's flows: one declaration of every field's type, default, bounds
+and description, read by the flows' signatures (and so by Prefect's parameter schema and
+deployments), by the tasks and by the command line.
+
+A leaf: it imports nothing of the project, so any layer may import it (an import-linter
+contract in pyproject.toml holds it to that). Unknown keys are rejected everywhere.
+"""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Callable, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import PydanticUndefined
 
 
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# Fields that several flows share, declared once; each flow's model gives the default.
+VideoArchive = Annotated[Path, Field(description="Top folder of the video archive.")]
+Layout = Annotated[Literal["casia-b", "tum-gaid", "folder"], Field(
+    description="How the archive names sequences: casia-b: SSS-cc-NN-VVV videos; tum-gaid: pNNN/n01 image "
+    "folders; folder: any videos, the id is the relative path.",
+)]
+FrameRate = Annotated[float | None, Field(
+    gt=0, le=240, description="Resample to this frame rate; None keeps the source's.",
+)]
+Crop = Annotated[Literal["center", "person"], Field(
+    description="center: the largest centred square; person: follow the moving person (static camera).",
+)]
+Classifiers = Annotated[tuple[Literal["svm", "nn"], ...], Field(min_length=1, description="Classifiers to report.")]
 
 
 class ComputeParams(Params):
@@ -39,14 +62,12 @@ class TrackingParams(Params):
 class IngestParams(Params):
     """Parameters of `ingest_archive`."""
 
-    archive: Path = Field(description="Top folder of the video archive.")
+    archive: VideoArchive
     store: Path = Field(description="The zarr store to write (created if missing).")
-    layout: Literal["casia-b", "tum-gaid", "folder"] = Field("casia-b", description="How the archive names sequences.")
+    layout: Layout = "casia-b"
     frame_size: int = Field(299, ge=16, le=2048, description="Side of the stored square frames in pixels.")
-    fps: float | None = Field(None, gt=0, le=240, description="Resample to this frame rate; None keeps the source's.")
-    crop: Literal["center", "person"] = Field(
-        "center", description="center: the largest centred square; person: follow the moving person (static camera)."
-    )
+    fps: FrameRate = None
+    crop: Crop = "center"
     chunk_frames: int = Field(16, ge=1, le=1024, description="Frames per zarr chunk along time.")
     allow_partial: bool = Field(
         False, description="Store sources with damaged or missing frames without them (recorded in the sequence's "
@@ -203,7 +224,7 @@ class EvaluateParams(Params):
     store: Path = Field(description="Store with identification vectors.")
     descriptors: str = Field(min_length=1, description="Tag of the GaitNN whose identification vectors to evaluate.")
     protocol: ProtocolOptions = Field(default_factory=ProtocolOptions)
-    classifiers: tuple[Literal["svm", "nn"], ...] = Field(("svm", "nn"), min_length=1, description="Classifiers to report.")
+    classifiers: Classifiers = ("svm", "nn")
     tracking: TrackingParams = Field(default_factory=TrackingParams)
 
 
@@ -220,9 +241,9 @@ class SyntheticPoseData(Params):
 class PipelineParams(Params):
     """Parameters of `run_pipeline`: from a video archive to identification results."""
 
-    archive: Path = Field(description="Top folder of the video archive.")
+    archive: VideoArchive
     store: Path = Field(description="The zarr store for every stage's arrays (created if missing).")
-    layout: Literal["casia-b", "tum-gaid", "folder"] = Field("casia-b", description="How the archive names sequences.")
+    layout: Layout = "casia-b"
     protocol: ProtocolOptions = Field(default_factory=ProtocolOptions)
     pose_model: str | None = Field(
         None, description="A trained pose model (.keras or MLflow URI); None trains one on ground-truth joints."
@@ -230,12 +251,86 @@ class PipelineParams(Params):
     frame_size: int | None = Field(
         None, ge=16, le=2048, description="Stored frame side in px; None: the pose network's input size."
     )
-    fps: float | None = Field(None, gt=0, le=240, description="Resample to this frame rate; None keeps the source's.")
-    crop: Literal["center", "person"] = Field("center", description="How frames are cropped around the person.")
+    fps: FrameRate = None
+    crop: Crop = "center"
     pose_training: PoseTrainingOptions = Field(default_factory=PoseTrainingOptions)
     synthetic_pose_data: SyntheticPoseData = Field(default_factory=SyntheticPoseData)
     features: FeatureOptions = Field(default_factory=FeatureOptions)
     gait_training: GaitTrainingOptions = Field(default_factory=GaitTrainingOptions)
-    classifiers: tuple[Literal["svm", "nn"], ...] = Field(("svm", "nn"), min_length=1, description="Classifiers to report.")
+    classifiers: Classifiers = ("svm", "nn")
     compute: ComputeParams = Field(default_factory=ComputeParams)
     tracking: TrackingParams = Field(default_factory=TrackingParams)
+
+
+# A flow's keyword parameters, made from its model.
+
+Result = TypeVar("Result")
+
+
+def field_annotation(field) -> Any:
+    """The field's type with its bounds and description, as a function parameter's annotation.
+
+    Prefect's parameter schema takes a parameter's constraints from its annotation only, so
+    they travel inside `Annotated` rather than in the default.
+    """
+    metadata = [*field.metadata]
+    if field.description:
+        metadata.append(Field(description=field.description))
+    return Annotated[(field.annotation, *metadata)] if metadata else field.annotation
+
+
+def model_signature(model: type[Params], returns: Any = inspect.Signature.empty) -> inspect.Signature:
+    """Keyword-only parameters, one per field of `model`, in declaration order."""
+    parameters = []
+    for name, field in model.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        parameters.append(inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, annotation=field_annotation(field),
+            default=inspect.Parameter.empty if default is PydanticUndefined else default,
+        ))
+    return inspect.Signature(parameters, return_annotation=returns)
+
+
+def field_description(field) -> str | None:
+    """The field's description; for a nested group without one, the first line of its model's docstring."""
+    if field.description:
+        return field.description
+    group = field.annotation if isinstance(field.annotation, type) and issubclass(field.annotation, Params) else None
+    return inspect.getdoc(group).splitlines()[0] if group is not None and group.__doc__ else None
+
+
+def _with_arguments_section(doc: str | None, model: type[Params]) -> str:
+    """`doc` with a Google-style Args section: Prefect's parameter schema reads parameter
+    descriptions from the docstring, not from the annotation."""
+    lines = [inspect.cleandoc(doc or model.__doc__ or ""), "", "Args:"]
+    for name, field in model.model_fields.items():
+        description = " ".join((field_description(field) or name.replace("_", " ")).split())
+        lines.append(f"    {name}: {description}")
+    return "\n".join(lines)
+
+
+def keyword_parameters(model: type[Params]) -> Callable[[Callable[[Any], Result]], Callable[..., Result]]:
+    """`fn(params: model)` becomes `fn(**fields of model)`: its signature lists the model's fields.
+
+    Goes under `@flow`, so Prefect's parameter schema, deployments and `--param key=value` see
+    each field as a parameter with its type, default, bounds and description, while the body
+    keeps receiving one validated model. The model stays the one declaration of the fields.
+    """
+
+    def decorate(fn: Callable[[Any], Result]) -> Callable[..., Result]:
+        def call(**fields: Any) -> Result:
+            return fn(model(**fields))
+
+        # No __wrapped__: Prefect would then bind arguments against `fn`'s own signature.
+        for attribute in ("__module__", "__name__", "__qualname__"):
+            setattr(call, attribute, getattr(fn, attribute))
+        call.__doc__ = _with_arguments_section(fn.__doc__, model)
+        signature = model_signature(model, inspect.signature(fn).return_annotation)
+        call.__signature__ = signature
+        call.__annotations__ = {
+            **{name: parameter.annotation for name, parameter in signature.parameters.items()},
+            "return": signature.return_annotation,
+        }
+        return call
+
+    return decorate
