@@ -9,7 +9,7 @@ from typing import Iterator, Sequence, TypeVar
 from prefect import get_run_logger
 from prefect.futures import PrefectFuture, as_completed
 
-from flows import progress
+from tracking import progress
 from params import Params, TrackingParams
 from tasks.tracking import close_tracking_run, open_tracking_run
 

@@ -7,7 +7,7 @@ import time
 from prefect import flow
 from prefect.futures import as_completed
 
-from flows import progress
+from tracking import progress
 from flows.common import tracked_run
 from flows.compute import dask_task_runner
 from params import SynthesizeParams, keyword_parameters

@@ -60,14 +60,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, OSError, RuntimeError) as error:
         _fail(args, error)
         return EXIT_ERROR
+    from gaitflow.native_logs import native_notices_filtered
     from gaitflow.services import prefect_api, prepare_environment
 
     prepare_environment(settings)
     _end_on_sigterm()
     try:
-        with prefect_api(settings):
-            _close_interrupted_runs(args, settings)
-            return args.handler(args, settings)
+        with native_notices_filtered():
+            if args.command in _STANDALONE:  # no flow runs: no Prefect server, no MLflow run
+                return args.handler(args, settings)
+            with prefect_api(settings):
+                _close_interrupted_runs(args, settings)
+                return args.handler(args, settings)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         _fail(args, error)
         return EXIT_ERROR
@@ -81,6 +85,13 @@ def _preflight(args: argparse.Namespace, settings: Settings) -> None:
     """
     from storage.store import SequenceStore, StoreError
 
+    if args.command == "pose":
+        if not args.media.is_file():
+            raise CommandError(f"{args.media}: no such file")
+        _pose_model_reference(args.pose_model)
+        return
+    if args.command in _STANDALONE:
+        return
     archive: Path | None = getattr(args, "archive", None)
     if archive is not None and args.command in ("ingest", "run"):
         from storage.manifest import discover
@@ -295,7 +306,101 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--json", action="store_true",
                          help="print one JSON object with the results on stdout (default: off)")
         sub.set_defaults(handler=command["handler"], options=command["options"])
+    _add_standalone_commands(commands)
     return parser
+
+
+_STANDALONE = ("pose", "ui")
+
+
+def _add_standalone_commands(commands) -> None:
+    """Commands that run no flow: the pose estimator alone, and the local MLflow UI."""
+    pose = commands.add_parser(
+        "pose", help="draw the pose network's skeletons on an image or a video",
+        description="Run HumanPoseNN alone on a photograph or a video: the frames are letter-boxed into the "
+        "network's input, and each joint is drawn with its confidence (in per cent) unless it is below "
+        "--min-confidence or outside the picture. With --json, stdout holds every joint of every frame.",
+    )
+    pose.add_argument("media", type=Path, help="an image (.jpg, .png, ...) or a video file (required)")
+    pose.add_argument("--pose-model", required=True,
+                      help="a saved .keras pose model, or the prefix of a seed TF1 checkpoint "
+                      "(.../MPII+LSP.ckpt, converted once and cached under HOME/models) (required)")
+    pose.add_argument("--out", type=Path, required=True,
+                      help="the annotated copy: an image file for an image, .mp4 or .avi for a video (required)")
+    pose.add_argument("--min-confidence", type=float, default=0.2,
+                      help="joints below this heat-map peak are not drawn (default: 0.2)")
+    pose.add_argument("--max-frames", type=int, default=None, help="only the first N frames of a video (default: all)")
+    pose.add_argument("--flip", action="store_true",
+                      help="average with the mirrored frame's heat-maps: steadier joints, twice the work (default: off)")
+    pose.add_argument("--json", action="store_true", help="print the joints as one JSON object on stdout (default: off)")
+    pose.set_defaults(handler=_run_pose)
+
+    ui = commands.add_parser(
+        "ui", help="open the MLflow UI on this project's runs (127.0.0.1, telemetry off)",
+        description="Serve the MLflow UI for the project's tracking store on 127.0.0.1 until Ctrl-C.",
+    )
+    ui.add_argument("--port", type=int, default=5000, help="port on 127.0.0.1 (default: 5000)")
+    ui.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on; anything but 127.0.0.1 exposes every run to the network "
+                    "(default: 127.0.0.1)")
+    ui.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    ui.set_defaults(handler=_run_ui)
+
+
+def _pose_model_reference(reference: str) -> bool:
+    """True for a seed TF1 checkpoint prefix, False for a .keras file; CommandError for anything else."""
+    from stages.models import is_seed_checkpoint
+
+    if is_seed_checkpoint(reference):
+        return True
+    path = Path(reference).expanduser()
+    if not path.is_file() or path.suffix != ".keras":
+        raise CommandError(f"{reference}: not a saved Keras pose model (.keras) or a seed TF1 checkpoint prefix")
+    return False
+
+
+def _pose_model_file(reference: str, settings: Settings) -> str:
+    from stages.models import converted_seed_pose_model
+
+    if _pose_model_reference(reference):
+        return converted_seed_pose_model(reference, settings.home / "models").path
+    return str(Path(reference).expanduser())
+
+
+def _run_pose(args: argparse.Namespace, settings: Settings) -> int:
+    from gaitflow.pose_command import estimate_and_draw, read_media
+    from nets.checkpoints import load_model
+
+    if not 0.0 <= args.min_confidence <= 1.0:
+        raise CommandError(f"--min-confidence {args.min_confidence}: must be in [0, 1]")
+    media = read_media(args.media, args.max_frames)
+    model = load_model(_pose_model_file(args.pose_model, settings))
+    summary = estimate_and_draw(model, media, args.out, min_confidence=args.min_confidence, flip=args.flip)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        drawn = sum(joint[3] for pose in summary["poses"] for joint in pose["joints"])
+        print(f"{summary['frames']} frame(s) of {summary['source']}: {drawn} joints drawn at confidence >= "
+              f"{args.min_confidence:g} into {summary['out']}")
+    return EXIT_OK
+
+
+def _run_ui(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+    import subprocess
+
+    from gaitflow.services import QUIET_ENVIRONMENT
+
+    mlflow = Path(sys.executable).with_name("mlflow")
+    command = [str(mlflow), "ui", "--backend-store-uri", settings.tracking_uri, "--host", args.host,
+               "--port", str(args.port)]
+    if settings.artifact_root is not None:
+        command += ["--default-artifact-root", str(settings.artifact_root)]
+    print(f"MLflow UI on http://{args.host}:{args.port} for {settings.tracking_uri} (Ctrl-C to stop)", file=sys.stderr)
+    try:
+        return subprocess.run(command, env={**os.environ, **QUIET_ENVIRONMENT}, check=False).returncode
+    except KeyboardInterrupt:
+        return EXIT_OK
 
 
 def _compute(args: argparse.Namespace, settings: Settings) -> ComputeParams:
@@ -526,7 +631,7 @@ def _percent(value: float | None) -> str:
 
 def _with_progress(args: argparse.Namespace, work: Callable):
     """Runs `work` with a progress bar on a terminal (never with --json or when piped)."""
-    from flows import progress
+    from tracking import progress
 
     if args.json or not sys.stderr.isatty():
         return work()

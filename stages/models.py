@@ -9,9 +9,12 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
+
+if TYPE_CHECKING:
+    import keras
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +43,9 @@ def save_trained_model(model: keras.Model, model_dir: str | Path, kind: str, rec
     """
     from nets.checkpoints import save_model
 
-    broken = [weight.path for weight in model.weights if not np.isfinite(keras.ops.convert_to_numpy(weight)).all()]
+    from keras import ops
+
+    broken = [weight.path for weight in model.weights if not np.isfinite(ops.convert_to_numpy(weight)).all()]
     if broken:
         raise ValueError(
             f"{kind} model: training produced non-finite weights in {len(broken)} variables "

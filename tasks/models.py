@@ -7,7 +7,7 @@ from pathlib import Path
 from prefect import task
 
 from params import TrackingParams
-from stages.models import file_digest
+from stages.models import converted_seed_pose_model, file_digest, is_seed_checkpoint
 from tasks.retries import IO_RETRIES
 from tracking import mlflow_tracking
 
@@ -16,13 +16,34 @@ def is_model_uri(reference: str) -> bool:
     return reference.startswith(("runs:/", "models:/", "mlflow-artifacts:/"))
 
 
-@task(name="resolve-model", **IO_RETRIES)
+def _not_retried(task, run, state) -> bool:
+    """A checkpoint that does not fit the network stays unfit: only I/O errors are retried."""
+    from nets.checkpoints import SeedCheckpointError
+
+    try:
+        state.result()
+    except SeedCheckpointError:
+        return False
+    except Exception:  # noqa: BLE001 - any other failure may be passing I/O trouble
+        return True
+    return True
+
+
+@task(name="resolve-model", retry_condition_fn=_not_retried, **IO_RETRIES)
 def resolve_model(reference: str, tracking: TrackingParams, download_dir: str) -> tuple[str, str]:
-    """(local .keras path, digest) of a model given as a file path or an MLflow artifact URI."""
+    """(local .keras path, digest) of a model given as a file path, an MLflow artifact URI, or
+    the prefix of one of the seed's TF1 pose checkpoints (`.../MPII+LSP.ckpt`), which is converted
+    once into a `.keras` model cached beside `download_dir` (keyed by the checkpoint's content)."""
+    if is_seed_checkpoint(reference):
+        converted = converted_seed_pose_model(reference, Path(download_dir).with_name("converted"))
+        return converted.path, converted.digest
     if is_model_uri(reference):
         local = mlflow_tracking.fetch_model_file(tracking.tracking_uri, reference, Path(download_dir))
     else:
         local = Path(reference).expanduser().resolve()
     if not local.is_file() or local.suffix != ".keras":
-        raise FileNotFoundError(f"{reference}: not a saved Keras model (.keras file)")
+        raise FileNotFoundError(
+            f"{reference}: not a saved Keras model (.keras file), an MLflow model URI, or a seed TF1 checkpoint "
+            "prefix (the path without .index / .data-*)"
+        )
     return str(local), file_digest(local)

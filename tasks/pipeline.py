@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import task
 
-from stages.models import read_record
+from stages.models import is_seed_checkpoint, read_record
 from stages.pose_training import groundtruth_sequences
 from storage.store import SequenceStore
 
@@ -21,6 +21,8 @@ def pose_input_size(pose_model: str | None, backbone: str) -> int:
 
     if pose_model is None or "://" in pose_model or pose_model.startswith("runs:/"):
         return INPUT_SIZES[backbone]
+    if is_seed_checkpoint(pose_model):  # the seed's networks are all Inception-ResNet-v2
+        return INPUT_SIZES["inception_resnet_v2"]
     record = read_record(pose_model)
     if record.get("backbone") in INPUT_SIZES:
         return INPUT_SIZES[record["backbone"]]

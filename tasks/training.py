@@ -18,6 +18,7 @@ from storage.store import SequenceStore
 from tasks.caching import task_code
 from tasks.retries import TRACKING_RETRIES
 from tracking import mlflow_tracking
+from tracking.progress import training_progress
 
 
 def _digest(*parts) -> str:
@@ -80,7 +81,7 @@ def train_pose_task(
     """Trains HumanPoseNN; returns {"path", "digest", "record"} of the saved model."""
     trained = train_pose_model(
         SequenceStore(store), model_dir, **options.model_dump(), only_subjects=only_subjects,
-        callbacks=[mlflow_tracking.metrics_callback(tracking.tracking_uri, run_id)],
+        callbacks=[mlflow_tracking.metrics_callback(tracking.tracking_uri, run_id), training_progress("train pose")],
         backup_dir=Path(model_dir) / "checkpoints" / "pose",
     )
     return {"path": trained.path, "digest": trained.digest, "record": trained.record}
@@ -101,7 +102,7 @@ def train_gait_task(
     trained = train_gait_model(
         SequenceStore(store), model_dir, features_tag=features_tag, protocol=protocol,
         train_subjects=train_subjects, **options.model_dump(),
-        callbacks=[mlflow_tracking.metrics_callback(tracking.tracking_uri, run_id)],
+        callbacks=[mlflow_tracking.metrics_callback(tracking.tracking_uri, run_id), training_progress("train gait")],
     )
     return {"path": trained.path, "digest": trained.digest, "record": trained.record}
 

@@ -178,3 +178,62 @@ def test_each_command_calls_its_flow_with_that_flows_keywords(command, model, tm
     assert validated.tracking.tracking_uri.endswith("mlflow.db") and str(tmp_path) in validated.tracking.tracking_uri
     if command[0] == "train-pose":
         assert validated.protocol is None  # no --protocol: every person trains
+
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
+
+
+@pytest.mark.skipif(not os.path.isfile(os.path.join(DATA, "messi5.jpg")), reason="../shared/data/messi5.jpg missing")
+def test_pose_draws_a_photograph_without_any_server_and_bad_input_is_one_line(tmp_path):
+    from nets.checkpoints import save_model
+    from nets.pose_network import HumanPoseNN
+
+    model = tmp_path / "pose.keras"
+    save_model(HumanPoseNN("small"), model)
+    out = tmp_path / "messi-pose.png"
+    result, seconds = _gaitflow(tmp_path / "home", "pose", os.path.join(DATA, "messi5.jpg"), "--pose-model", str(model),
+                                "--out", str(out), "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out.is_file() and summary["frames"] == 1 and len(summary["poses"][0]["joints"]) == 16
+    assert not (tmp_path / "home" / "prefect-server.log").exists()  # no Prefect server for a standalone command
+    noise = [line for line in result.stderr.splitlines() if "oneDNN" in line or "absl::InitializeLog" in line]
+    assert noise == []
+
+    result, seconds = _gaitflow(tmp_path / "home", "pose", str(tmp_path / "none.jpg"), "--pose-model", str(model),
+                                "--out", str(out))
+    _one_line_error(result, seconds, "none.jpg: no such file")
+    result, seconds = _gaitflow(tmp_path / "home", "pose", os.path.join(DATA, "messi5.jpg"), "--pose-model",
+                                str(tmp_path / "weights.h5"), "--out", str(out))
+    _one_line_error(result, seconds, "weights.h5: not a saved Keras pose model")
+
+
+def test_ui_serves_mlflow_on_loopback_only(tmp_path):
+    import urllib.request
+
+    import psutil
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "GAITFLOW_", "PREFECT_"))}
+    process = subprocess.Popen([sys.executable, "-m", "gaitflow.cli", "--home", str(tmp_path / "home"), "ui",
+                                "--port", str(port)], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as answer:
+                    assert answer.status == 200
+                    break
+            except OSError:
+                assert process.poll() is None, process.stderr.read().decode()[-2000:]
+                assert time.monotonic() < deadline, "the MLflow UI did not answer within 2 minutes"
+                time.sleep(0.5)
+        tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+        listening = {c.laddr.ip for p in tree for c in p.net_connections("inet") if c.status == psutil.CONN_LISTEN}
+        assert listening == {"127.0.0.1"}
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=30)
