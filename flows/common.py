@@ -50,8 +50,9 @@ def bundles(items: Sequence[Item], size: int) -> list[list[Item]]:
     return [list(items[start:start + size]) for start in range(0, len(items), size)]
 
 
-def gather(futures: Sequence[PrefectFuture], stage: str) -> tuple[list, list[tuple[int, str]]]:
-    """Results of `futures` as they finish, reporting progress; failures as (index, reason).
+def gather(futures: Sequence[PrefectFuture], stage: str | None) -> tuple[list, list[tuple[int, str]]]:
+    """Results of `futures` as they finish, reporting progress as `stage` (None: not); failures
+    as (index, reason).
 
     One failed task never stops the others.
     """
@@ -64,5 +65,6 @@ def gather(futures: Sequence[PrefectFuture], stage: str) -> tuple[list, list[tup
             results[number] = future.result()
         except Exception as error:  # noqa: BLE001 - reported per item, the rest go on
             failures.append((number, f"{type(error).__name__}: {error}"))
-        progress.report(stage, done, len(futures))
+        if stage is not None:
+            progress.report(stage, done, len(futures))
     return results, sorted(failures)

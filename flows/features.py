@@ -7,12 +7,14 @@ import time
 
 import dask
 from prefect import flow
+from prefect.context import FlowRunContext
 
 from flows.common import bundles, gather, store_writer, tracked_run
 from flows.compute import dask_task_runner
 from params import ExtractFeaturesParams, keyword_parameters
 from stages.features import FEATURES_STAGE
-from tasks.inference import extract_features_task, pending_sequences
+from tasks.inference import FEATURE_FRAMES_TOPIC, extract_features_task, frame_count, pending_sequences
+from tracking import progress
 from tasks.models import resolve_model
 from tasks.tracking import log_run_metrics
 
@@ -42,13 +44,16 @@ def compute_features(params: ExtractFeaturesParams, model_path: str, tag: str, l
     pending = pending_sequences(str(params.store), FEATURES_STAGE, tag)
     groups = bundles(pending, params.options.sequences_per_task)
     annotation = dask.annotate(resources={"GPU": 1}) if params.options.device == "gpu" else contextlib.nullcontext()
-    with annotation:
+    # Someone watching sees frames go by (a long video is one task for minutes), not tasks.
+    frames = frame_count(str(params.store), pending) if progress.current_reporter() and pending else 0
+    client = getattr(FlowRunContext.get().task_runner, "client", None) if frames else None
+    with progress.forwarded_worker_events(client, FEATURE_FRAMES_TOPIC, "features (frames)", frames), annotation:
         futures = [
             extract_features_task.submit(str(params.store), lease, group, model_path, tag, params.options,
                                          params.compute.threads_per_worker)
             for group in groups
         ]
-    results, failures = gather(futures, "features")
+        results, failures = gather(futures, "features" if client is None else None)
     done = {k: v for result in results if result for k, v in result["done"].items()}
     failed = [{"ids": groups[number], "reason": reason} for number, reason in failures]
     failed += [{"ids": [i], "reason": reason} for result in results if result for i, reason in result["failed"].items()]

@@ -29,6 +29,8 @@ QUIET_ENVIRONMENT = {
     "PREFECT_UI_ENABLED": "false",
     "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY": "false",
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    # MLflow's INFO lines ("Creating initial MLflow database tables...") say nothing a user acts on.
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
     "TF_CPP_MIN_LOG_LEVEL": "2",
     "DASK_LOGGING__DISTRIBUTED": "warning",
     "DASK_DISTRIBUTED__LOGGING__DISTRIBUTED": "warning",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -80,13 +80,15 @@ def extract_features(
     device: str = "auto",
     mixed_precision: bool = False,
     network_batch: int | None = None,
+    on_frames: Callable[[str, int], None] | None = None,
 ) -> dict[str, int]:
     """Writes `features/<model_tag>/{spatial (T, 17, 17, 32), joints (T, 16, 3)}` for each sequence.
 
     `joints` are `(y, x, p)` in stored-frame pixels. Sequences that already have them are
     left alone. `mixed_precision` computes in float16 (for GPUs with tensor cores).
     `network_batch` caps the frames of one network call (a chunk of `batch_frames` is split);
-    None: the whole chunk on a GPU, `cpu_network_batch` on a CPU.
+    None: the whole chunk on a GPU, `cpu_network_batch` on a CPU. `on_frames(sequence id,
+    frames)` is told of every chunk done, for progress displays.
 
     Returns:
       {"done": {sequence id: frames}, "failed": {sequence id: reason}}: a sequence whose
@@ -111,6 +113,8 @@ def extract_features(
             check_finite(sequence_id, "pose features", spatial, frames_seen[0])
             check_finite(sequence_id, "decoded joints", joints, frames_seen[0])
             frames_seen[0] += len(frames)
+            if on_frames is not None:
+                on_frames(sequence_id, len(frames))
             return {"spatial": spatial, "joints": joints}
 
         attrs = {"pose_model": model_tag, "dtype": dtype, "code_version": code_version}

@@ -8,6 +8,9 @@ from params import FeatureOptions
 from stages.descriptors import describe_sequences
 from stages.features import extract_features, sequences_without, stage_code_version
 from storage.store import SequenceStore
+from tracking import progress
+
+FEATURE_FRAMES_TOPIC = "gaitflow-feature-frames"
 
 
 
@@ -26,7 +29,15 @@ def extract_features_task(
         SequenceStore(store, lease=lease), sequence_ids, model_path, model_tag,
         batch_frames=options.batch_frames, dtype=options.dtype, threads=threads, device=options.device,
         mixed_precision=options.mixed_precision, network_batch=options.network_batch,
+        on_frames=progress.worker_events(FEATURE_FRAMES_TOPIC),
     )
+
+
+@task(name="frame-count")
+def frame_count(store: str, sequence_ids: list[str]) -> int:
+    """Frames the sequences hold (for a progress display)."""
+    opened = SequenceStore(store)
+    return sum(int(opened.open_sequence(i)["frames"].shape[0]) for i in sequence_ids)
 
 
 @task(name="describe-sequences")

@@ -23,6 +23,11 @@ def reporting_to(callback: ProgressCallback) -> Iterator[None]:
         _reporter.reset(token)
 
 
+def current_reporter() -> ProgressCallback | None:
+    """Who watches in this context (None: nobody), for code that reports from another thread."""
+    return _reporter.get()
+
+
 def report(stage: str, done: int, total: int, item: str = "") -> None:
     callback = _reporter.get()
     if callback is not None:
@@ -51,3 +56,46 @@ def training_progress(stage: str):
             report(stage, self._epoch * self._steps + batch + 1, self._epochs * self._steps, item)
 
     return TrainingProgress()
+
+
+def worker_events(topic: str) -> Callable[[str, int], None]:
+    """`(item, amount)` -> an event on `topic` when running in a Dask worker, else nothing.
+
+    Work inside a Dask task cannot reach the watcher's context; Dask's event log can
+    (`forwarded_worker_events` subscribes to it in the client's process).
+    """
+
+    def send(item: str, amount: int) -> None:
+        try:
+            from distributed import get_worker
+
+            worker = get_worker()
+        except (ImportError, ValueError):
+            return
+        worker.log_event(topic, {"item": item, "amount": int(amount)})
+
+    return send
+
+
+@contextlib.contextmanager
+def forwarded_worker_events(client, topic: str, stage: str, total: int) -> Iterator[None]:
+    """Within the block, `worker_events(topic)` amounts sent to `client`'s cluster add up into
+    `(stage, done, total, item)` reports to the current watcher. Nothing happens without a
+    watcher, a client (None) or a total."""
+    callback = _reporter.get()
+    if callback is None or client is None or total <= 0:
+        yield
+        return
+    done = [0]
+
+    def forward(event) -> None:
+        _, message = event
+        done[0] = min(total, done[0] + int(message.get("amount", 0)))
+        callback(stage, done[0], total, str(message.get("item", "")))
+
+    callback(stage, 0, total, "")
+    client.subscribe_topic(topic, forward)
+    try:
+        yield
+    finally:
+        client.unsubscribe_topic(topic)

@@ -42,9 +42,18 @@ def test_pipeline_runs_end_to_end_and_a_second_run_recomputes_nothing(
 ):
     from flows.pipeline import run_pipeline
 
+    from tracking.progress import reporting_to
+
     arguments = _arguments(tiny_archive, tmp_path / "store.zarr", gaitflow_settings)
-    first = run_pipeline(**arguments)
+    shown: dict[str, tuple[int, int]] = {}
+    with reporting_to(lambda stage, done, total, item: shown.__setitem__(stage, (done, total))):
+        first = run_pipeline(**arguments)
     sequences = SUBJECTS * 8 * 2
+    # What a watcher saw: every decoded bundle, every feature frame (sent from inside the Dask
+    # workers), every training step.
+    assert shown["features (frames)"] == (sequences * 16, sequences * 16)
+    assert {"ingest", "train pose", "train gait"} <= set(shown)
+    assert all(done == total for done, total in shown.values()), shown
     assert first["ingest"]["stored"] == sequences and first["notes"] == []
     assert first["features"]["sequences_done"] == sequences and first["describe"]["described"] == sequences
 

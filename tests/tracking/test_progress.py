@@ -26,3 +26,30 @@ def test_every_step_is_reported_with_its_epoch_and_loss():
 
 def test_without_a_reporter_nothing_is_reported():
     _fit(training_progress("train gait"), epochs=1)  # must not fail with no one listening
+
+
+def test_work_inside_dask_workers_reports_through_the_event_log():
+    import time
+
+    from distributed import Client
+
+    from tracking.progress import forwarded_worker_events, worker_events
+
+    def chunked_work(item: str) -> str:
+        send = worker_events("test-frames")
+        for _ in range(3):
+            send(item, 2)
+        return item
+
+    seen = []
+    with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client, \
+            reporting_to(lambda *update: seen.append(update)):
+        with forwarded_worker_events(client, "test-frames", "features (frames)", 12):
+            assert client.gather(client.map(chunked_work, ["a", "b"])) == ["a", "b"]
+            deadline = time.monotonic() + 20
+            while (not seen or seen[-1][1] < 12) and time.monotonic() < deadline:
+                time.sleep(0.05)
+    assert seen[0] == ("features (frames)", 0, 12, "")
+    assert [done for _, done, _, _ in seen] == list(range(0, 13, 2))
+    assert {item for *_, item in seen[1:]} == {"a", "b"}
+    worker_events("test-frames")("outside a worker", 1)  # no worker: nothing to send, no error
