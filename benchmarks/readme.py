@@ -143,6 +143,9 @@ BENCHMARK_ROWS = Table((
     Row("HumanPoseNN full trunk, frames/s at 1 / 16 frames a call", POSE,
         "{inception_resnet_v2_batch1_frames_per_s:.2f} / {inception_resnet_v2_batch16_frames_per_s:.2f}",
         note=REFERENCE),
+    Row("HumanPoseNN training step, small trunk, batch {batch}: the loss's logits branch vs the whole network",
+        "pose_training", "{logits_branch_frames_per_s:.1f} vs {whole_network_frames_per_s:.1f} frames/s "
+        "({logits_branch_speedup:.2f}x)", ("logits-branch training step vs whole network*",), "{:g}x"),
     Row("GaitNN, {training_sequences_per_batch} masked {training_clip_frames}-frame clips a step vs one a step "
         "(training) / batches of {inference_sequences_per_batch} whole walks vs one (descriptors)", GAIT,
         "{pipeline_train_speedup:.2f}x / {pipeline_inference_speedup:.2f}x",
@@ -280,7 +283,7 @@ DIFFICULTY_GRID = Grid(
     "{difficulty_<row>_std_gt_rank1_<column>:.1%}",
 )
 
-RUNS = Runs((SYNTH, POSE, GAIT, STORAGE, FLOW, SCALE, ACCURACY, DEMO))
+RUNS = Runs((SYNTH, POSE, "pose_training", GAIT, STORAGE, FLOW, SCALE, ACCURACY, DEMO))
 
 BLOCKS: dict[str, Table | Grid | Lines | Runs] = {
     "benchmarks": BENCHMARK_ROWS,
