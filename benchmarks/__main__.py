@@ -30,7 +30,9 @@ from benchmarks.harness import RESULTS_DIR, run_benchmark
 # The registry, in the order they run: cheap, self-contained benchmarks first.
 BENCHMARKS: tuple[str, ...] = (
     "synth_walker",
+    "tracking",
     "pose_network",
+    "pose_training",
     "gait_network",
     "storage_throughput",
     "feature_flow",

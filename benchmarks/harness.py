@@ -82,7 +82,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # The packages whose source makes a result: their hash is every result's `code_version`.
 CODE_PACKAGES: tuple[str, ...] = (
-    "gaitflow", "flows", "tasks", "nets", "stages", "storage", "synth", "evaluation", "tracking", "benchmarks",
+    "gaitflow", "flows", "tasks", "nets", "stages", "storage", "synth", "evaluation", "tracking", "footage",
+    "benchmarks",
 )
 
 Comparison = Literal["<", "<=", ">", ">=", "=="]

@@ -143,6 +143,13 @@ BENCHMARK_ROWS = Table((
     Row("HumanPoseNN full trunk, frames/s at 1 / 16 frames a call", POSE,
         "{inception_resnet_v2_batch1_frames_per_s:.2f} / {inception_resnet_v2_batch16_frames_per_s:.2f}",
         note=REFERENCE),
+    Row("walker tracking, {scenes} synthetic multi-walker scenes (crossing, occlusion, entering/leaving): "
+        "IDF1 / ID switches / MOTA (motmetrics)", "tracking", "{idf1:.3f} / {id_switches} / {mota:.3f}",
+        ("IDF1 over all synthetic scenes",), "{:.2f}"),
+    Row("walker tracks on vtest.avi (real street footage): tracks (median frames) / crop-centre jumps, tracks vs "
+        "`--crop person`; by eye about a third of the tracks stay on one walker (groups merge, see the contact sheet)",
+        "tracking", "{vtest_tracks} ({vtest_track_length_median:.0f}) / {vtest_track_crop_jumps} vs "
+        "{vtest_person_crop_jumps}", note=REFERENCE),
     Row("HumanPoseNN training step, small trunk, batch {batch}: the loss's logits branch vs the whole network",
         "pose_training", "{logits_branch_frames_per_s:.1f} vs {whole_network_frames_per_s:.1f} frames/s "
         "({logits_branch_speedup:.2f}x)", ("logits-branch training step vs whole network*",), "{:g}x"),
@@ -283,7 +290,7 @@ DIFFICULTY_GRID = Grid(
     "{difficulty_<row>_std_gt_rank1_<column>:.1%}",
 )
 
-RUNS = Runs((SYNTH, POSE, "pose_training", GAIT, STORAGE, FLOW, SCALE, ACCURACY, DEMO))
+RUNS = Runs((SYNTH, "tracking", POSE, "pose_training", GAIT, STORAGE, FLOW, SCALE, ACCURACY, DEMO))
 
 BLOCKS: dict[str, Table | Grid | Lines | Runs] = {
     "benchmarks": BENCHMARK_ROWS,

@@ -12,6 +12,7 @@ from flows.reports import IngestReport
 from params import IngestParams, keyword_parameters
 from storage.frames import FrameSpec
 from storage.ingest import IngestOutcome
+from storage.tracks import TrackSpec
 from tasks.ingest import discover_archive, fingerprint_sources, ingest_bundle
 from tasks.tracking import log_run_document, log_run_metrics
 
@@ -35,7 +36,7 @@ def ingest_archive(params: IngestParams) -> IngestReport:
 def decode_sequences(params: IngestParams, lease: str, recovered: list[str]) -> IngestReport:
     """The distributed part: hash and decode bundles of sequences on the Dask cluster."""
     manifest = discover_archive(str(params.archive), params.layout)
-    spec = FrameSpec(size=params.frame_size, fps=params.fps, crop=params.crop)
+    spec = frame_spec(params.frame_size, params.fps, params.crop, params.min_track_frames)
     groups = bundles(manifest.entries, params.sequences_per_task)
     futures = []
     for group in groups:
@@ -47,3 +48,10 @@ def decode_sequences(params: IngestParams, lease: str, recovered: list[str]) -> 
     for number, reason in failures:
         outcomes.extend(IngestOutcome(entry.sequence_id, "failed", reason) for entry in groups[number])
     return IngestReport.from_outcomes(outcomes, manifest, recovered)
+
+
+def frame_spec(size: int, fps: float | None, crop: str, min_track_frames: int) -> FrameSpec | TrackSpec:
+    """How sources become stored frames: a `TrackSpec` (one sequence per walker) for crop "track"."""
+    if crop == "track":
+        return TrackSpec(size=size, fps=fps, min_track_frames=min_track_frames)
+    return FrameSpec(size=size, fps=fps, crop=crop)

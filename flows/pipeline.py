@@ -40,7 +40,7 @@ def run_pipeline(params: PipelineParams) -> dict:
         stage = dict(compute=compute, tracking=tracking)
         ingested = ingest_archive(
             archive=params.archive, store=params.store, layout=params.layout, frame_size=frame_size,
-            fps=params.fps, crop=params.crop, **stage,
+            fps=params.fps, crop=params.crop, min_track_frames=params.min_track_frames, **stage,
         )
         pose_model, pose_training = params.pose_model, None
         if pose_model is None:

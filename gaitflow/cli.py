@@ -11,8 +11,8 @@ from typing import Callable, Sequence
 from gaitflow.options import Option, add_options, flow_arguments, given
 from gaitflow.settings import Settings, load_settings
 from params import (
-    ComputeParams, DescribeParams, EvaluateParams, ExtractFeaturesParams, FeatureOptions, GaitTrainingOptions,
-    IngestParams, PipelineParams, PoseTrainingOptions, ProtocolOptions, SynthesizeParams, TrackingParams,
+    ComputeParams, DescribeParams, EnrollParams, EvaluateParams, ExtractFeaturesParams, FeatureOptions,
+    GaitTrainingOptions, IdentifyParams, IngestParams, PipelineParams, PoseTrainingOptions, ProtocolOptions, SynthesizeParams, TrackingParams,
     TrainGaitParams, TrainPoseParams,
 )
 
@@ -92,6 +92,10 @@ def _preflight(args: argparse.Namespace, settings: Settings) -> None:
         return
     if args.command in _STANDALONE:
         return
+    if args.command == "enroll":
+        _preflight_enroll(args)
+    if args.command == "identify":
+        _preflight_identify(args)
     archive: Path | None = getattr(args, "archive", None)
     if archive is not None and args.command in ("ingest", "run"):
         from storage.manifest import discover
@@ -106,11 +110,60 @@ def _preflight(args: argparse.Namespace, settings: Settings) -> None:
     if store is not None:
         if store.exists() and not store.is_dir():
             raise StoreError(f"{store.resolve()}: is a file, not a gaitflow store")
-        if args.command not in ("ingest", "run"):
+        if args.command not in ("ingest", "run") and not (args.command == "enroll" and not store.exists()):
             SequenceStore(store)
     address = getattr(args, "dask_address", None) or settings.dask_address
     if address:
         _check_scheduler(address)
+
+
+def _enroll_videos(args: argparse.Namespace) -> tuple[str | None, list[Path]]:
+    """(the person's name, their videos) from `--name NAME [VIDEO...]` and the positional videos."""
+    name = args.name[0] if args.name else None
+    return name, [*args.videos, *(Path(v) for v in (args.name or [])[1:])]
+
+
+def _preflight_enroll(args: argparse.Namespace) -> None:
+    from stages.models import file_digest
+    from storage.galleries import check_gallery_name, check_models
+    from storage.store import SequenceStore
+
+    check_gallery_name(args.gallery)
+    name, videos = _enroll_videos(args)
+    if name and not videos:
+        raise CommandError(f"enroll: no videos of {name} given (--name NAME VIDEO...)")
+    if videos and not name:
+        raise CommandError("enroll: videos need the person's --name")
+    if bool(videos) == (args.from_store is not None):
+        raise CommandError("enroll: give either --name NAME VIDEO... (one person) or --from-store STORE, "
+                           "not both or neither")
+    for video in videos:
+        if not video.is_file():
+            raise CommandError(f"{video}: no such video file")
+    if args.from_store is not None:
+        SequenceStore(args.from_store)
+    if not _is_uri(args.pose_model):
+        _pose_model_reference(args.pose_model)
+    gait = Path(args.gait_model).expanduser()
+    if not _is_uri(args.gait_model):
+        if not gait.is_file() or gait.suffix != ".keras":
+            raise CommandError(f"{args.gait_model}: not a saved Keras gait model (.keras)")
+        if (args.store / "zarr.json").is_file():
+            check_models(SequenceStore(args.store), args.gallery, file_digest(gait))
+
+
+def _is_uri(reference: str) -> bool:
+    return "://" in reference or reference.startswith(("runs:/", "models:/"))
+
+
+def _preflight_identify(args: argparse.Namespace) -> None:
+    from storage.galleries import check_open_set, read_gallery
+    from storage.store import SequenceStore
+    from storage.tracks import footage_entries
+
+    if not footage_entries(args.footage, with_hashes=False):
+        raise CommandError(f"{args.footage}: no videos to identify")
+    check_open_set(read_gallery(SequenceStore(args.store), args.gallery))
 
 
 def _check_scheduler(address: str) -> None:
@@ -207,7 +260,8 @@ def _commands() -> dict[str, dict]:
             "Sequences already stored from the same bytes are skipped; bad files are reported and the rest go on.",
             options=[Option(flag, IngestParams, field) for flag, field in (
                 ("archive", "archive"), ("--store", "store"), ("--layout", "layout"), ("--frame-size", "frame_size"),
-                ("--fps", "fps"), ("--crop", "crop"), ("--chunk-frames", "chunk_frames"),
+                ("--fps", "fps"), ("--crop", "crop"), ("--min-track-frames", "min_track_frames"),
+                ("--chunk-frames", "chunk_frames"),
                 ("--allow-partial", "allow_partial"))],
             handler=_run_ingest,
         ),
@@ -268,11 +322,37 @@ def _commands() -> dict[str, dict]:
             options=[
                 *(Option(flag, PipelineParams, field) for flag, field in (
                     ("archive", "archive"), ("--store", "store"), ("--layout", "layout"), ("--pose-model", "pose_model"),
-                    ("--fps", "fps"), ("--frame-size", "frame_size"), ("--crop", "crop"))),
+                    ("--fps", "fps"), ("--frame-size", "frame_size"), ("--crop", "crop"),
+                    ("--min-track-frames", "min_track_frames"))),
                 *_protocol_options("protocol"), *_pose_training_options("pose_training"),
                 *_feature_options("features"), *_gait_training_options("gait_training"),
             ],
             handler=_run_pipeline,
+        ),
+        "enroll": dict(
+            help="add a person (from videos) or a store's labelled people to a named gallery",
+            description="Enroll people into a gallery kept in the store: --name NAME VIDEO... adds one person (each "
+            "video's longest walker, found and cropped with --crop track); --from-store S adds the labelled "
+            "sequences of a store (--subjects, --sequences to choose). Vectors come from --gait-model over the "
+            "features of --pose-model; a gallery made with other models is refused.",
+            options=[Option(flag, EnrollParams, field) for flag, field in (
+                ("gallery", "gallery"), ("--store", "store"), ("--gait-model", "gait_model"),
+                ("--pose-model", "pose_model"), ("--from-store", "from_store"), ("--subjects", "subjects"),
+                ("--sequences", "sequences"), ("--features", "features"), ("--frame-size", "frame_size"),
+                ("--fps", "fps"), ("--min-track-frames", "min_track_frames"))],
+            handler=_run_enroll,
+        ),
+        "identify": dict(
+            help="who walks in a video or a folder of videos, against a gallery (open set)",
+            description="Find every walker of the footage (one track each, --crop track), compute pose features "
+            "and identification vectors with the gallery's models, and name each track after the best-matching "
+            "gallery person, or 'unknown' when its score misses the threshold chosen at --far on the gallery "
+            "people's verification ROC. Writes an annotated contact sheet; --json prints {tracks, threshold, far}.",
+            options=[Option(flag, IdentifyParams, field) for flag, field in (
+                ("footage", "footage"), ("--gallery", "gallery"), ("--store", "store"), ("--far", "far"),
+                ("--classifier", "classifier"), ("--min-track-frames", "min_track_frames"), ("--fps", "fps"),
+                ("--only-new", "only_new"), ("--out", "out"))],
+            handler=_run_identify,
         ),
         "demo": dict(
             help="everything on a small synthetic archive (about 8 minutes on 2 idle cores)",
@@ -298,6 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, command in _commands().items():
         sub = commands.add_parser(name, help=command["help"], description=command["description"])
         add_options(sub, command["options"])
+        if name == "enroll":
+            _add_enroll_arguments(sub)
         if name == "demo":
             sub.add_argument("--workdir", type=Path, default=None,
                              help="where the archive and store go (default: HOME/demo)")
@@ -311,6 +393,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _STANDALONE = ("pose", "ui")
+
+
+def _add_enroll_arguments(parser: argparse.ArgumentParser) -> None:
+    """The person and their videos: `--name NAME VIDEO...` (videos may also follow GALLERY)."""
+    from params import field_description
+
+    parser.add_argument("videos", nargs="*", type=Path, metavar="VIDEO",
+                        help=f"{field_description(EnrollParams.model_fields['videos'])} (default: none)")
+    parser.add_argument("--name", nargs="+", metavar=("NAME", "VIDEO"), default=None,
+                        help=f"{field_description(EnrollParams.model_fields['name'])} Videos may follow it. (default: none)")
 
 
 def _add_standalone_commands(commands) -> None:
@@ -534,19 +626,94 @@ def _run_pipeline(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _run_enroll(args: argparse.Namespace, settings: Settings) -> int:
+    from flows.identify import enroll_gallery
+
+    arguments = _flow_arguments(args, settings)
+    name, videos = _enroll_videos(args)
+    if videos:
+        arguments.update(name=name, videos=tuple(video.resolve() for video in videos))
+    summary = _with_progress(args, lambda: enroll_gallery(**arguments))
+    if args.json:
+        print(json.dumps(summary, default=str))
+    else:
+        print(f"gallery {summary['gallery']}: {summary['enrolled']} walk(s) enrolled; it now holds "
+              f"{summary['walks']} walk(s) of {len(summary['people'])} people ({', '.join(summary['people'])}); "
+              f"gait model {summary['gait_model']}, pose features {summary['features']}")
+        for note in summary["notes"]:
+            print(f"  {note}")
+        for item in summary["failed"]:
+            print(f"  failed {item['id']}: {item['reason']}")
+    return EXIT_FAILURES if summary["failed"] else EXIT_OK
+
+
+def _run_identify(args: argparse.Namespace, settings: Settings) -> int:
+    from flows.identify import identify_footage
+
+    arguments = _flow_arguments(args, settings)
+    result = _with_progress(args, lambda: identify_footage(**arguments))
+    if args.json:
+        tracks = [{key: row[key] for key in ("track", "identity", "score", "frames")} for row in result["tracks"]]
+        print(json.dumps({"tracks": tracks, "threshold": result["threshold"], "far": result["far"]}))
+        for item in result["skipped"]:
+            print(f"gaitflow: skipped track {item['id']}: {item['reason']}", file=sys.stderr)
+        for item in result["failed"]:
+            print(f"gaitflow: failed {item['id']}: {item['reason']}", file=sys.stderr)
+    else:
+        _print_identification(result, settings)
+    return EXIT_FAILURES if result["failed"] else EXIT_OK
+
+
+def _print_identification(result: dict, settings: Settings) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    tar = "-" if result["tar"] is None else f"{100 * result['tar']:.1f} %"
+    console.print(
+        f"gallery {result['gallery']} ({len(result['people'])} people), matched by {result['classifier']}: named "
+        f"when the distance to that person's nearest walk is at most {result['threshold']:.4g}, the threshold at "
+        f"false-accept rate {100 * result['far']:.1f} % on the gallery's impostor attempts (asked "
+        f"{100 * result['far_target']:.1f} %; the gallery people's own walks pass at {tar})", highlight=False)
+    table = Table(title=f"{len(result['tracks'])} walker(s) in {result['footage']}", title_justify="left")
+    for column in ("track", "identity", "distance", "frames", "best match"):
+        table.add_column(column)
+    for row in result["tracks"]:
+        table.add_row(row["track"], row["identity"], f"{row['score']:.4g}", f"{row['frames'][0]}..{row['frames'][1]}",
+                      row["best"])
+    console.print(table)
+    for item in result["skipped"]:
+        console.print(f"  [yellow]skipped track[/] {item['id']}: {item['reason']}", highlight=False)
+    for item in result["failed"]:
+        console.print(f"  [red]failed[/] {item['id']}: {item['reason']}", highlight=False)
+    if result["contact_sheet"]:
+        console.print(f"contact sheet: {result['contact_sheet']}", highlight=False)
+    console.print(f"MLflow run {result['mlflow_run_id']} ({settings.tracking_uri})", highlight=False)
+
+
 def _run_demo(args: argparse.Namespace, settings: Settings) -> int:
     from flows.pipeline import run_pipeline
     from flows.synthesize import synthesize_archive
 
+    from evaluation.report import headline_metrics
+    from tracking import mlflow_tracking
+
     workdir = (args.workdir or settings.home / "demo").resolve()
     archive, store = workdir / "archive", workdir / "store.zarr"
     compute, tracking = _compute(args, settings), _tracking(args, settings)
+    # One "demo" run holds both flows' runs (the archive's rendering and the pipeline with its
+    # stages), so the MLflow UI shows the demo as one tree with its results on top.
+    demo_run = mlflow_tracking.start_run(
+        tracking.tracking_uri, tracking.experiment, "demo", {"subjects": args.subjects, "workdir": str(workdir)},
+        artifact_root=str(tracking.artifact_root) if tracking.artifact_root else None, tags={"gaitflow.flow": "demo"},
+    )
+    nested = tracking.model_copy(update={"parent_run_id": demo_run})
 
     # Small enough for a short run on two cores. With 4 test people its rank-1 shows that the
     # pipeline works end to end, not how well the method identifies people.
     def work():
         synthesize_archive(archive=archive, subjects=args.subjects, views=(36, 90, 144), frames=32, size=136,
-                           seed=2024, compute=compute, tracking=tracking)
+                           seed=2024, compute=compute, tracking=nested)
         return run_pipeline(
             archive=archive, store=store, layout="casia-b",
             # Two thirds of the people train; with so few, all of them fit and none is held out.
@@ -554,18 +721,27 @@ def _run_demo(args: argparse.Namespace, settings: Settings) -> int:
             pose_training=PoseTrainingOptions(epochs=4, frames_per_sequence=4),
             gait_training=GaitTrainingOptions(epochs=10, rnn_layers=1, people_per_batch=4, sequences_per_person=4,
                                               clip_frames=16, validation_fraction=0.0),
-            compute=compute, tracking=tracking,
+            compute=compute, tracking=nested,
         )
 
-    summary = _with_progress(args, work)
+    try:
+        summary = _with_progress(args, work)
+    except BaseException:
+        mlflow_tracking.end_run(tracking.tracking_uri, demo_run, failed=True)
+        raise
+    mlflow_tracking.log_metrics(tracking.tracking_uri, demo_run, headline_metrics(summary["evaluation"]["results"]))
+    mlflow_tracking.end_run(tracking.tracking_uri, demo_run)
     _print_results(args, summary["evaluation"], settings, summary)
     if not args.json:
         print(f"\nArchive: {archive}\nStore:   {store}")
-        mlflow = Path(sys.executable).with_name("mlflow")
-        print(f"MLflow UI: MLFLOW_DISABLE_TELEMETRY=true {mlflow} ui --backend-store-uri {tracking.tracking_uri} "
-              "--host 127.0.0.1 --port 5000, then open "
-              f"http://127.0.0.1:5000 (experiment '{tracking.experiment}', run {summary['mlflow_run_id']} "
-              "with the stages nested under it)")
+        if tracking.tracking_uri == settings.tracking_uri:
+            command = f"{Path(sys.executable).with_name('gaitflow')} --home {settings.home} ui"
+        else:
+            command = (f"MLFLOW_DISABLE_TELEMETRY=true {Path(sys.executable).with_name('mlflow')} ui --backend-store-uri "
+                       f"{tracking.tracking_uri} --host 127.0.0.1 --port 5000")
+        print(f"MLflow UI: {command}, then open http://127.0.0.1:5000 (experiment '{tracking.experiment}', "
+              f"run 'demo' {demo_run} with the "
+              "archive's rendering and the pipeline's stages nested under it)")
     return EXIT_OK
 
 
@@ -663,6 +839,8 @@ def _print_ingest(summary: dict, settings: Settings) -> None:
     )
     for item in summary["failed"]:
         console.print(f"  [red]failed[/] {item['id']}: {item['reason']}", highlight=False)
+    for item in summary.get("too_short", []):
+        console.print(f"  [yellow]skipped track[/] {item['id']}: {item['reason']}", highlight=False)
     for item in summary["unmatched"]:
         console.print(f"  [yellow]not a sequence[/] {item['id']}: {item['reason']}", highlight=False)
     for action in summary["recovered"]:

@@ -29,8 +29,14 @@ Layout = Annotated[Literal["casia-b", "tum-gaid", "folder"], Field(
 FrameRate = Annotated[float | None, Field(
     gt=0, le=240, description="Resample to this frame rate; None keeps the source's.",
 )]
-Crop = Annotated[Literal["center", "person"], Field(
-    description="center: the largest centred square; person: follow the moving person (static camera).",
+Crop = Annotated[Literal["center", "person", "track"], Field(
+    description="center: the largest centred square; person: follow the moving person (static camera); track: "
+    "find and follow every walker (static camera), one sequence <source id>#tNNN per walker.",
+)]
+MinTrackFrames = Annotated[int, Field(
+    ge=2, le=100000,
+    description="With crop track: least frames a walker's track needs to become a sequence (shorter ones are "
+    "listed and skipped).",
 )]
 Classifiers = Annotated[tuple[Literal["svm", "nn"], ...], Field(min_length=1, description="Classifiers to report.")]
 
@@ -68,6 +74,7 @@ class IngestParams(Params):
     frame_size: int = Field(299, ge=16, le=2048, description="Side of the stored square frames in pixels.")
     fps: FrameRate = None
     crop: Crop = "center"
+    min_track_frames: MinTrackFrames = 25
     chunk_frames: int = Field(16, ge=1, le=1024, description="Frames per zarr chunk along time.")
     allow_partial: bool = Field(
         False, description="Store sources with damaged or missing frames without them (recorded in the sequence's "
@@ -253,11 +260,80 @@ class PipelineParams(Params):
     )
     fps: FrameRate = None
     crop: Crop = "center"
+    min_track_frames: MinTrackFrames = 25
     pose_training: PoseTrainingOptions = Field(default_factory=PoseTrainingOptions)
     synthetic_pose_data: SyntheticPoseData = Field(default_factory=SyntheticPoseData)
     features: FeatureOptions = Field(default_factory=FeatureOptions)
     gait_training: GaitTrainingOptions = Field(default_factory=GaitTrainingOptions)
     classifiers: Classifiers = ("svm", "nn")
+    compute: ComputeParams = Field(default_factory=ComputeParams)
+    tracking: TrackingParams = Field(default_factory=TrackingParams)
+
+
+GalleryName = Annotated[str, Field(
+    pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", description="Name of the gallery in the store.",
+)]
+
+
+class EnrollParams(Params):
+    """Parameters of `enroll_gallery`: people added to a named gallery of the store, either one
+    person from videos of them walking or the labelled people of a store."""
+
+    gallery: GalleryName
+    store: Path = Field(description="The zarr store that keeps the gallery (created if missing).")
+    gait_model: str = Field(min_length=1, description="A saved .keras GaitNN, or an MLflow model URI (runs:/...).")
+    pose_model: str = Field(
+        min_length=1, description="The pose model (.keras, MLflow URI or seed checkpoint prefix) whose features the "
+        "gait model reads; identification computes new footage's features with it.",
+    )
+    name: str | None = Field(
+        None, min_length=1, max_length=200, description="With videos: the person's name (each video's longest walker).",
+    )
+    videos: tuple[Path, ...] = Field((), description="Videos of the person named by `name` walking.")
+    from_store: Path | None = Field(
+        None, description="A store whose labelled sequences (their subject labels) are enrolled; vectors missing "
+        "for the gait model are computed there first.",
+    )
+    subjects: tuple[str, ...] | None = Field(None, description="With from_store: only these subjects.")
+    sequences: str | None = Field(
+        None, min_length=1, max_length=500,
+        description="With from_store: only sequences whose id matches this regular expression (e.g. -nm-0[1-4]-).",
+    )
+    features: str | None = Field(
+        None, description="Tag of the pose features the gait model reads; None: what the model's training recorded.",
+    )
+    frame_size: int | None = Field(
+        None, ge=16, le=2048, description="With videos: stored frame side in px; None: the pose network's input size.",
+    )
+    fps: FrameRate = None
+    min_track_frames: MinTrackFrames = 25
+    compute: ComputeParams = Field(default_factory=ComputeParams)
+    tracking: TrackingParams = Field(default_factory=TrackingParams)
+
+
+class IdentifyParams(Params):
+    """Parameters of `identify_footage`: who walks in new footage, against a gallery."""
+
+    footage: Path = Field(description="A video, or a folder of videos (static camera).")
+    store: Path = Field(description="The store that keeps the gallery; the footage's walkers are stored there too.")
+    gallery: GalleryName
+    far: float = Field(
+        0.01, ge=0.0, lt=1.0,
+        description="False-accept rate of the open-set threshold (from the gallery people's verification ROC): a "
+        "track whose best score misses the threshold is 'unknown'.",
+    )
+    classifier: Literal["nn", "svm"] = Field(
+        "nn", description="Who a track is matched to: nn, the person of its nearest enrolled walk; svm, the linear "
+        "SVM's best person. Either way the distance to that person's nearest walk decides 'unknown'.",
+    )
+    min_track_frames: MinTrackFrames = 25
+    fps: FrameRate = None
+    only_new: bool = Field(
+        False, description="Answer only for footage not identified before (sources stored by this run).",
+    )
+    out: Path | None = Field(
+        None, description="Folder for the annotated contact sheet and the tracks table; None: <store>/identified/.",
+    )
     compute: ComputeParams = Field(default_factory=ComputeParams)
     tracking: TrackingParams = Field(default_factory=TrackingParams)
 

@@ -18,4 +18,6 @@ Modules, one job each:
   sidecar     the ground-truth sidecar (DEVELOPMENT.md format).
   archive     ArchiveSpec -> WalkJobs -> files in the casia-b / tum-gaid layouts.
   baseline    identification from ground-truth joints (the honest upper reference).
+  scene       several walkers at once before a static camera, with true boxes and identities
+              (ground truth for person detection and tracking in footage).
 """

@@ -17,6 +17,7 @@ WALK = 2
 VIEW = 3
 SESSION = 4
 OUTFIT = 5
+SCENE = 6  # multi-walker scenes (synth.scene)
 
 
 def checked_key(key: Sequence[int]) -> tuple[int, ...]:

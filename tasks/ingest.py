@@ -16,6 +16,7 @@ from storage.frames import FrameDecodeError, FrameSpec
 from storage.groundtruth import GroundTruthError
 from storage.ingest import IngestOutcome, ingest_sequence
 from storage.store import SequenceStore
+from storage.tracks import NoWalkerFound, TrackSpec, ingest_tracks
 from tasks.caching import task_code
 from tasks.retries import IO_RETRIES
 
@@ -61,12 +62,15 @@ def ingest_bundle(
     lease: str,
     entries: list[archive_manifest.SequenceEntry],
     content_hashes: list[str],
-    spec: FrameSpec,
+    spec: FrameSpec | TrackSpec,
     layout: str,
     chunk_frames: int,
     allow_partial: bool = False,
 ) -> list[IngestOutcome]:
     """Decodes and stores a bundle of sequences; a bad source becomes a "failed" outcome.
+
+    With a `TrackSpec` each source gives one outcome per walker track (and "too_short" ones);
+    footage with nobody walking fails with the one-line "no walker found" reason.
 
     Store I/O errors are raised, so Prefect retries the bundle with backoff; sequences it
     already stored are then skipped as current.
@@ -76,9 +80,14 @@ def ingest_bundle(
     for entry, content_hash in zip(entries, content_hashes):
         entry = dataclasses.replace(entry, content_hash=content_hash)
         try:
+            if isinstance(spec, TrackSpec):
+                outcomes.extend(ingest_tracks(
+                    sequence_store, entry, spec, layout=layout, chunk_frames=chunk_frames, allow_partial=allow_partial
+                ))
+                continue
             outcomes.append(ingest_sequence(
                 sequence_store, entry, spec, layout=layout, chunk_frames=chunk_frames, allow_partial=allow_partial
             ))
-        except (FrameDecodeError, GroundTruthError) as error:
+        except (FrameDecodeError, GroundTruthError, NoWalkerFound) as error:
             outcomes.append(IngestOutcome(entry.sequence_id, "failed", str(error)))
     return outcomes

@@ -8,13 +8,15 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from gaitflow.cli import build_parser
 from tests.videos import moving_square_frames, write_video
 
-COMMANDS = ("ingest", "synth", "train-pose", "features", "train-gait", "describe", "evaluate", "run", "demo")
+COMMANDS = ("ingest", "synth", "train-pose", "features", "train-gait", "describe", "evaluate", "run", "demo", "enroll",
+            "identify")
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -165,6 +167,8 @@ def test_out_of_bounds_values_are_one_error_line_and_exit_2(arguments, expected,
     (["train-pose"], "TrainPoseParams"), (["features", "--pose-model", "m.keras"], "ExtractFeaturesParams"),
     (["train-gait", "--features", "abc"], "TrainGaitParams"), (["describe", "--gait-model", "g.keras"], "DescribeParams"),
     (["evaluate", "--descriptors", "abc"], "EvaluateParams"), (["run", "a"], "PipelineParams"),
+    (["enroll", "g", "--gait-model", "g.keras", "--pose-model", "p.keras", "--from-store", "o.zarr"], "EnrollParams"),
+    (["identify", "f.avi", "--gallery", "g"], "IdentifyParams"), (["ingest", "a", "--crop", "track"], "IngestParams"),
 ])
 def test_each_command_calls_its_flow_with_that_flows_keywords(command, model, tmp_path):
     import params
@@ -237,3 +241,68 @@ def test_ui_serves_mlflow_on_loopback_only(tmp_path):
     finally:
         os.killpg(process.pid, 15)
         process.wait(timeout=30)
+
+
+def test_crop_track_and_its_minimum_length_reach_ingest_and_run():
+    from gaitflow.options import flow_arguments
+
+    for command in ("ingest", "run"):
+        args = build_parser().parse_args([command, "a", "--store", "s", "--crop", "track", "--min-track-frames", "40"])
+        arguments = flow_arguments(args, args.options)
+        assert arguments["crop"] == "track" and arguments["min_track_frames"] == 40
+
+
+def test_enroll_takes_a_name_and_its_videos_either_side_of_the_options(tmp_path):
+    from gaitflow.cli import _enroll_videos
+
+    args = build_parser().parse_args(["enroll", "lab", "--name", "ann", "a.avi", "b.avi", "--store", "s",
+                                      "--gait-model", "g.keras", "--pose-model", "p.keras"])
+    assert args.gallery == "lab" and _enroll_videos(args) == ("ann", [Path("a.avi"), Path("b.avi")])
+    args = build_parser().parse_args(["enroll", "lab", "c.avi", "--name", "bob", "--store", "s",
+                                      "--gait-model", "g.keras", "--pose-model", "p.keras"])
+    assert _enroll_videos(args) == ("bob", [Path("c.avi")])
+
+
+@pytest.mark.parametrize("arguments, expected", [
+    (["enroll", "lab", "--gait-model", "g.keras", "--pose-model", "p.keras"], "either --name NAME VIDEO"),
+    (["enroll", "lab", "--name", "ann", "--gait-model", "g.keras", "--pose-model", "p.keras"], "no videos of ann"),
+    (["enroll", "../x", "--from-store", "s.zarr", "--gait-model", "g.keras", "--pose-model", "p.keras"],
+     "argument GALLERY"),
+    (["identify", "nothing.avi", "--gallery", "lab"], "no such file"),
+])
+def test_enroll_and_identify_refuse_bad_input_in_one_line(arguments, expected, tmp_path, capsys):
+    from gaitflow.cli import main
+
+    assert main(["--home", str(tmp_path / "home"), *arguments, "--store", str(tmp_path / "s.zarr"), "--json"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gaitflow: error:") and expected in lines[0], captured.err
+    assert expected in json.loads(captured.out)["error"]
+
+
+def test_identify_against_a_missing_or_other_models_gallery_is_refused_naming_it(tmp_path, capsys):
+    import numpy as np
+
+    from gaitflow.cli import main
+    from storage.galleries import enroll
+    from storage.store import SequenceStore
+
+    store = SequenceStore(tmp_path / "s.zarr", create=True)
+    video = write_video(tmp_path / "clip.avi", moving_square_frames(8))
+    home = ["--home", str(tmp_path / "home")]
+    assert main([*home, "identify", str(video), "--gallery", "lab", "--store", str(store.path)]) == 2
+    assert "gallery 'lab' is not in" in capsys.readouterr().err
+    enroll(store, "solo", np.ones((1, 4)), ["ann"], ["a"], gait_model="other", gait_model_path="/m/other.keras",
+           features="f", pose_model="/m/p.keras", frame_size=32)
+    assert main([*home, "identify", str(video), "--gallery", "solo", "--store", str(store.path)]) == 2
+    assert "gallery 'solo' holds 1 person" in capsys.readouterr().err
+    enroll(store, "lab", np.ones((1, 4)), ["ann"], ["a"], gait_model="other", gait_model_path="/m/other.keras",
+           features="f", pose_model="/m/p.keras", frame_size=32)
+    gait = tmp_path / "gait.keras"
+    gait.write_bytes(b"not really a model")
+    pose = tmp_path / "pose.keras"
+    pose.write_bytes(b"nor this")
+    assert main([*home, "enroll", "lab", "--name", "bob", str(video), "--store", str(store.path), "--gait-model",
+                 str(gait), "--pose-model", str(pose)]) == 2
+    err = capsys.readouterr().err
+    assert "gallery 'lab'" in err and "other" in err and "this command uses gait model" in err

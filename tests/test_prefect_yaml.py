@@ -36,7 +36,7 @@ def test_every_deployment_points_at_a_flow_and_its_parameters_fit_the_flow_schem
         assert set(parameters) <= set(schema["properties"]), (deployment["name"], set(parameters) - set(schema["properties"]))
         flow.validate_parameters(parameters)
     assert {"ingest-archive", "train-pose", "extract-features", "train-gait", "describe", "evaluate",
-            "run-pipeline", "reprocess-archive", "synthesize-archive"} <= names
+            "run-pipeline", "reprocess-archive", "synthesize-archive", "enroll-gallery", "identify-footage"} <= names
 
 
 def test_deployment_parameters_are_the_flows_own_keywords_not_one_blob():
@@ -49,3 +49,12 @@ def test_deployment_parameters_are_the_flows_own_keywords_not_one_blob():
 def test_reprocessing_is_scheduled():
     scheduled = {d["name"]: d.get("schedules") for d in _deployments()}
     assert scheduled["reprocess-archive"][0]["cron"]
+    assert scheduled["identify-footage"][0]["interval"] > 0
+
+
+def test_new_footage_is_identified_on_a_schedule_with_the_shared_settings():
+    document = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    identify = next(d for d in document["deployments"] if d["name"] == "identify-footage")
+    assert identify["parameters"]["only_new"] is True
+    assert identify["parameters"]["footage"] == document["definitions"]["footage"]
+    assert identify["parameters"]["compute"] == document["definitions"]["compute"]

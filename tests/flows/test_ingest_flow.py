@@ -145,3 +145,23 @@ def test_real_footage_ingests_with_the_folder_layout(tmp_path, shared_data):
     assert summary["stored"] == 1 and summary["frames_stored"] == 159
     group = SequenceStore(tmp_path / "s.zarr").open_sequence("vtest.avi")
     assert group["frames"].shape == (159, 64, 64, 3)
+
+
+def test_crop_track_stores_each_walker_and_names_footage_with_nobody(tmp_path, prefect_server, gaitflow_settings):
+    from flows.ingest import ingest_archive
+    from synth.scene import SceneSpec, render_scene
+
+    archive, store_path = tmp_path / "footage", tmp_path / "store.zarr"
+    scene = render_scene(SceneSpec(walkers=2, frames=60, size=160, seed=1))
+    write_video(archive / "crossing.avi", scene.frames, codec="libx264")
+    still = np.repeat(np.random.default_rng(0).integers(0, 255, (1, 64, 64, 3), dtype=np.uint8), 30, axis=0)
+    write_video(archive / "empty.avi", still, codec="libx264")
+    arguments = _arguments(archive, store_path, gaitflow_settings, crop="track", min_track_frames=20)
+    arguments["layout"] = "folder"
+    first = ingest_archive(**arguments)
+    assert first.stored == ["crossing.avi#t001", "crossing.avi#t002"]
+    assert [f.id for f in first.failed] == ["empty.avi"] and "no walker found" in first.failed[0].reason
+    assert "\n" not in first.failed[0].reason
+    assert SequenceStore(store_path).sequence_ids() == first.stored
+    again = ingest_archive(**arguments)
+    assert again.stored == [] and again.skipped == first.stored
