@@ -62,8 +62,25 @@ class TrackerConfig:
     appearance_memory: float = 0.15
 
 
+class FrameSpan:
+    """A run of consecutive source frames (`frames`, (n,) int): its first, last and length."""
+
+    frames: np.ndarray
+
+    @property
+    def first(self) -> int:
+        return int(self.frames[0])
+
+    @property
+    def last(self) -> int:
+        return int(self.frames[-1])
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
-class RawTrack:
+class RawTrack(FrameSpan):
     """One person followed through the clip, before smoothing.
 
     Attributes:
@@ -77,16 +94,6 @@ class RawTrack:
     boxes: np.ndarray
     observed: np.ndarray
 
-    @property
-    def first(self) -> int:
-        return int(self.frames[0])
-
-    @property
-    def last(self) -> int:
-        return int(self.frames[-1])
-
-    def __len__(self) -> int:
-        return len(self.frames)
 
 
 class BoxFilter:

@@ -22,11 +22,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from footage.tracking import RawTrack
+from footage.tracking import FrameSpan, RawTrack
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class WalkerTrack:
+class WalkerTrack(FrameSpan):
     """One walker's sequence.
 
     Attributes:
@@ -47,16 +47,6 @@ class WalkerTrack:
     crops: np.ndarray
     observed: np.ndarray
 
-    @property
-    def first(self) -> int:
-        return int(self.frames[0])
-
-    @property
-    def last(self) -> int:
-        return int(self.frames[-1])
-
-    def __len__(self) -> int:
-        return len(self.frames)
 
 
 @dataclasses.dataclass(frozen=True)
