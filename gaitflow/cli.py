@@ -429,12 +429,16 @@ def _add_standalone_commands(commands) -> None:
 
     ui = commands.add_parser(
         "ui", help="open the MLflow UI on this project's runs (127.0.0.1, telemetry off)",
-        description="Serve the MLflow UI for the project's tracking store on 127.0.0.1 until Ctrl-C.",
+        description="Serve the MLflow UI for the project's tracking store (and with --prefect the Prefect UI) "
+        "on 127.0.0.1 until Ctrl-C.",
     )
     ui.add_argument("--port", type=int, default=5000, help="port on 127.0.0.1 (default: 5000)")
     ui.add_argument("--host", default="127.0.0.1",
                     help="address to listen on; anything but 127.0.0.1 exposes every run to the network "
                     "(default: 127.0.0.1)")
+    ui.add_argument("--prefect", action="store_true",
+                    help="also serve the Prefect UI of this project's runs and deployments (default: off)")
+    ui.add_argument("--prefect-port", type=int, default=4200, help="the Prefect UI's port (default: 4200)")
     ui.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     ui.set_defaults(handler=_run_ui)
 
@@ -483,16 +487,31 @@ def _run_ui(args: argparse.Namespace, settings: Settings) -> int:
 
     from gaitflow.services import QUIET_ENVIRONMENT
 
+    environment = {**os.environ, **QUIET_ENVIRONMENT}
     mlflow = Path(sys.executable).with_name("mlflow")
     command = [str(mlflow), "ui", "--backend-store-uri", settings.tracking_uri, "--host", args.host,
                "--port", str(args.port)]
     if settings.artifact_root is not None:
         command += ["--default-artifact-root", str(settings.artifact_root)]
-    print(f"MLflow UI on http://{args.host}:{args.port} for {settings.tracking_uri} (Ctrl-C to stop)", file=sys.stderr)
+    servers = []
     try:
-        return subprocess.run(command, env={**os.environ, **QUIET_ENVIRONMENT}, check=False).returncode
+        if args.prefect:
+            # The project's Prefect database (its deployments, schedules and runs), with its UI.
+            prefect_environment = {**environment, "PREFECT_HOME": str(settings.prefect_home), "PREFECT_UI_ENABLED": "true"}
+            prefect_environment.pop("PREFECT_API_URL", None)
+            servers.append(subprocess.Popen(
+                [str(Path(sys.executable).with_name("prefect")), "server", "start", "--host", args.host,
+                 "--port", str(args.prefect_port)], env=prefect_environment))
+            print(f"Prefect UI on http://{args.host}:{args.prefect_port} for {settings.prefect_home}", file=sys.stderr)
+        print(f"MLflow UI on http://{args.host}:{args.port} for {settings.tracking_uri} (Ctrl-C to stop)",
+              file=sys.stderr)
+        return subprocess.run(command, env=environment, check=False).returncode
     except KeyboardInterrupt:
         return EXIT_OK
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 def _compute(args: argparse.Namespace, settings: Settings) -> ComputeParams:
@@ -785,7 +804,7 @@ def _print_results(args: argparse.Namespace, evaluation: dict, settings: Setting
         if report.get("pooled_rank1"):
             table.add_column("pooled gallery", justify="right")
         table.add_column("chance", justify="right")
-        for condition, value in report["standard_rank1"].items():
+        for condition, value in _in_protocol_order(report["standard_rank1"]):
             row = [condition, _percent(value)]
             if report.get("pooled_rank1"):
                 row.append(_percent(report["pooled_rank1"].get(condition)))
@@ -801,28 +820,48 @@ def _print_results(args: argparse.Namespace, evaluation: dict, settings: Setting
     console.print(f"MLflow run {run_id} ({settings.tracking_uri})", highlight=False)
 
 
+# Probe conditions in the order the data sets' papers print them; any other after these.
+_CONDITION_ORDER = ("nm", "bg", "cl", "n", "b", "s", "tn", "tb", "ts")
+
+
+def _in_protocol_order(by_condition: dict) -> list[tuple[str, float]]:
+    known = {name: rank for rank, name in enumerate(_CONDITION_ORDER)}
+    return sorted(by_condition.items(), key=lambda item: (known.get(item[0], len(known)), item[0]))
+
+
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
 def _with_progress(args: argparse.Namespace, work: Callable):
-    """Runs `work` with a progress bar on a terminal (never with --json or when piped)."""
+    """Runs `work` with progress bars and a line per finished stage with its time, on stderr when
+    it is a terminal (stdout stays for results, and with --json for the JSON alone)."""
+    import time
+
     from tracking import progress
 
-    if args.json or not sys.stderr.isatty():
+    if not sys.stderr.isatty():
         return work()
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TextColumn("{task.fields[item]}"), transient=True,
+        TextColumn("{task.fields[item]}"), transient=True, console=Console(stderr=True),
     ) as bar:
         bars: dict[str, int] = {}
+        started: dict[str, float] = {}
+        finished: set[str] = set()
 
         def update(stage: str, done: int, total: int, item: str) -> None:
             if stage not in bars:
                 bars[stage] = bar.add_task(stage, total=total, item="")
+                started[stage] = time.perf_counter()
             bar.update(bars[stage], completed=done, total=total, item=item)
+            if total and done >= total and stage not in finished:
+                finished.add(stage)
+                bar.console.print(f"{stage}: {total} done in {time.perf_counter() - started[stage]:.1f} s",
+                                  highlight=False)
 
         with progress.reporting_to(update):
             return work()

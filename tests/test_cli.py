@@ -212,29 +212,34 @@ def test_pose_draws_a_photograph_without_any_server_and_bad_input_is_one_line(tm
     _one_line_error(result, seconds, "weights.h5: not a saved Keras pose model")
 
 
-def test_ui_serves_mlflow_on_loopback_only(tmp_path):
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_ui_serves_mlflow_and_prefect_on_loopback_only(tmp_path):
     import urllib.request
 
     import psutil
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port, prefect_port = _free_port(), _free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "GAITFLOW_", "PREFECT_"))}
     process = subprocess.Popen([sys.executable, "-m", "gaitflow.cli", "--home", str(tmp_path / "home"), "ui",
-                                "--port", str(port)], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               start_new_session=True)
+                                "--port", str(port), "--prefect", "--prefect-port", str(prefect_port)],
+                               env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as answer:
-                    assert answer.status == 200
-                    break
-            except OSError:
-                assert process.poll() is None, process.stderr.read().decode()[-2000:]
-                assert time.monotonic() < deadline, "the MLflow UI did not answer within 2 minutes"
-                time.sleep(0.5)
+        deadline = time.monotonic() + 180
+        for url in (f"http://127.0.0.1:{port}/health", f"http://127.0.0.1:{prefect_port}/api/health"):
+            while True:
+                try:
+                    with urllib.request.urlopen(url, timeout=2) as answer:
+                        assert answer.status == 200
+                        break
+                except OSError:
+                    assert process.poll() is None, process.stderr.read().decode()[-2000:]
+                    assert time.monotonic() < deadline, f"{url} did not answer within 3 minutes"
+                    time.sleep(0.5)
         tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
         listening = {c.laddr.ip for p in tree for c in p.net_connections("inet") if c.status == psutil.CONN_LISTEN}
         assert listening == {"127.0.0.1"}
