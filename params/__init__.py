@@ -167,7 +167,10 @@ class ExtractFeaturesParams(Params):
     """Parameters of `extract_features`."""
 
     store: Path = Field(description="Store with ingested frames.")
-    pose_model: str = Field(min_length=1, description="A saved .keras pose model, or an MLflow model URI (runs:/...).")
+    pose_model: str = Field(
+        min_length=1, description="A saved .keras pose model, an MLflow model URI (runs:/...), or the prefix of a "
+        "seed TF1 checkpoint (.../MPII+LSP.ckpt, converted once).",
+    )
     options: FeatureOptions = Field(default_factory=FeatureOptions)
     compute: ComputeParams = Field(default_factory=ComputeParams)
     tracking: TrackingParams = Field(default_factory=TrackingParams)
@@ -253,7 +256,8 @@ class PipelineParams(Params):
     layout: Layout = "casia-b"
     protocol: ProtocolOptions = Field(default_factory=ProtocolOptions)
     pose_model: str | None = Field(
-        None, description="A trained pose model (.keras or MLflow URI); None trains one on ground-truth joints."
+        None, description="A trained pose model (.keras, MLflow URI or seed TF1 checkpoint prefix); None trains one "
+        "on ground-truth joints."
     )
     frame_size: int | None = Field(
         None, ge=16, le=2048, description="Stored frame side in px; None: the pose network's input size."
