@@ -127,17 +127,25 @@ class SequenceBatches:
         return batches
 
     def _identity_batches(self) -> list[np.ndarray]:
-        """Every identity once per pass, `identities_per_batch` to a batch, with up to
-        batch_size // identities_per_batch (at least 2) of its sequences."""
+        """P x K batches covering every sequence about once per pass.
+
+        A pass holds ceil(sequences / batch_size) batches, so an epoch is a pass over the
+        walks (as `epochs` promises), not over the people: with 24 people of 110 walks and
+        P = 8, visiting each person once would make 3 steps an epoch and see 4 % of the data.
+        Each batch takes the next `identities_per_batch` people of a shuffled cycle over the
+        people, and the next K = batch_size // identities_per_batch (at least 2) walks of a
+        shuffled cycle over each person's walks (a person with fewer walks repeats some).
+        """
         per_identity = max(2, self.batch_size // self.identities_per_batch)
-        identities = self._rng.permutation(np.unique(self.labels))
-        batches = []
-        for start in range(0, len(identities), self.identities_per_batch):
-            chosen = identities[start : start + self.identities_per_batch]
-            rows = [self._rng.permutation(np.flatnonzero(self.labels == identity))[:per_identity]
-                    for identity in chosen]
-            batches.append(np.concatenate(rows))
-        return batches
+        identities = np.unique(self.labels)
+        people_per_batch = min(self.identities_per_batch, len(identities))
+        walks = {identity: _Cycle(np.flatnonzero(self.labels == identity), self._rng) for identity in identities}
+        people = _Cycle(identities, self._rng)
+        count = -(-len(self.sequences) // (people_per_batch * per_identity))
+        return [
+            np.concatenate([walks[identity].take(per_identity) for identity in people.take(people_per_batch)])
+            for _ in range(max(1, count))
+        ]
 
     def __iter__(self) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
         for rows in self._batches():
@@ -252,3 +260,24 @@ def fit_gait(
         callbacks=list(callbacks),
         verbose=verbose,
     )
+
+
+class _Cycle:
+    """Endless shuffled passes over `items`; `take(n)` returns n distinct items when there
+    are n or more (a pass's tail is completed from the next pass without repeats)."""
+
+    def __init__(self, items: np.ndarray, rng: np.random.Generator):
+        self._items = np.asarray(items)
+        self._rng = rng
+        self._queue: list = []
+
+    def take(self, n: int) -> np.ndarray:
+        chosen: list = []
+        while len(chosen) < n:
+            repeats_allowed = len(chosen) >= len(self._items)
+            position = next((i for i, item in enumerate(self._queue) if repeats_allowed or item not in chosen), None)
+            if position is None:
+                self._queue.extend(self._rng.permutation(self._items).tolist())
+                continue
+            chosen.append(self._queue.pop(position))
+        return np.asarray(chosen)

@@ -336,3 +336,25 @@ class MaskedTemporalMean(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         shape = input_shape[0]
         return (shape[0], shape[2])
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class MaskedTemporalCentering(keras.layers.Layer):
+    """Subtracts each sequence's mean over its valid steps; padding steps stay zero.
+
+    Inputs: `[sequences (B, T, ...), mask (B, T)]`. Output: (B, T, ...), same shape. What a
+    walk shows in every frame (clothing, where the person stands, the background) is removed
+    and the motion is left.
+    """
+
+    def call(self, inputs):
+        sequences, mask = inputs
+        weights = ops.cast(mask, sequences.dtype)  # (B, T)
+        for _ in range(len(sequences.shape) - 2):
+            weights = ops.expand_dims(weights, -1)  # (B, T, 1, ...)
+        count = ops.maximum(ops.sum(weights, axis=1, keepdims=True), 1.0)
+        mean = ops.sum(sequences * weights, axis=1, keepdims=True) / count  # (B, 1, ...)
+        return (sequences - mean) * weights
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]

@@ -90,6 +90,10 @@ class PoseBatches(keras.utils.PyDataset):
     with probability 0.5 (joints mirrored and relabelled left <-> right), a zoom in
     [1 - max_scale, 1 + max_scale] about the centre and a shift of up to `max_shift` of the
     input size; the border is repeated, as in the seed's 'nearest' fill.
+
+    With `frames_per_epoch`, an epoch is the next `frames_per_epoch` frames of an endless
+    shuffled cycle over all the frames, so consecutive epochs see new frames until the cycle
+    wraps (frames sampled for `k` epochs are each seen once in `k` epochs).
     """
 
     def __init__(
@@ -104,9 +108,12 @@ class PoseBatches(keras.utils.PyDataset):
         shuffle: bool,
         max_scale: float = 0.1,
         max_shift: float = 0.05,
+        frames_per_epoch: int | None = None,
         seed: int = 0,
     ):
         super().__init__()
+        if frames_per_epoch is not None and not 1 <= frames_per_epoch <= len(frames):
+            raise ValueError(f"`frames_per_epoch` must be in [1, {len(frames)}], got {frames_per_epoch}")
         self.frames, self.joints_xy = _resize_to_input(frames, joints_xy, input_size)
         self.visible = np.asarray(visible, dtype=bool)
         self.input_size = input_size
@@ -115,16 +122,26 @@ class PoseBatches(keras.utils.PyDataset):
         self.shuffle = shuffle
         self.max_scale = max_scale
         self.max_shift = max_shift
+        self.frames_per_epoch = frames_per_epoch or len(self.frames)
         self._rng = np.random.default_rng(seed)
+        self._cycle = np.zeros(0, dtype=np.int64)
         self._order = np.arange(len(self.frames))
         self.on_epoch_end()
 
     def __len__(self) -> int:
-        return -(-len(self.frames) // self.batch_size)
+        return -(-self.frames_per_epoch // self.batch_size)
 
     def on_epoch_end(self) -> None:
-        if self.shuffle:
-            self._rng.shuffle(self._order)
+        if self.frames_per_epoch == len(self.frames):
+            if self.shuffle:
+                self._rng.shuffle(self._order)
+            return
+        while len(self._cycle) < self.frames_per_epoch:
+            following = np.arange(len(self.frames))
+            if self.shuffle:
+                self._rng.shuffle(following)
+            self._cycle = np.concatenate([self._cycle, following])
+        self._order, self._cycle = self._cycle[: self.frames_per_epoch], self._cycle[self.frames_per_epoch :]
 
     def __getitem__(self, index: int):
         rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
@@ -198,6 +215,7 @@ def fit_pose(
     loss: HeatmapLoss = "SCE",
     optimizer: keras.optimizers.Optimizer | None = None,
     learning_rate: float = 1e-3,
+    frames_per_epoch: int | None = None,
     seed: int = 0,
     verbose: Literal[0, 1, 2] = 0,
 ) -> keras.callbacks.History:
@@ -219,6 +237,9 @@ def fit_pose(
         optimizer: default Adam starting at `learning_rate`, cosine-decayed to 1 % of it over
             all the steps, with the seed's gradient clipping (global norm 2.0); the seed used
             RMSProp with an unpublished schedule.
+        frames_per_epoch: frames an epoch trains on (default all): with fewer, each epoch
+            takes new frames from a shuffled cycle over `frames`, so a step budget spreads
+            over more distinct poses than repeated passes over the same frames would.
         seed: augmentation and shuffling seed.
         verbose: Keras' progress output.
 
@@ -230,7 +251,7 @@ def fit_pose(
     _check_pose_data("training data", frames, joints_xy, visible)
     size = model_input_size(model)
     batches = PoseBatches(frames, joints_xy, visible, size, batch_size=batch_size,
-                          augment=augment, shuffle=True, seed=seed)
+                          augment=augment, shuffle=True, frames_per_epoch=frames_per_epoch, seed=seed)
     validation_batches = None
     if validation is not None:
         _check_pose_data("validation data", *validation)

@@ -128,7 +128,15 @@ class PoseTrainingOptions(Params):
     epochs: int = Field(8, ge=1, le=1000, description="Training epochs.")
     batch_size: int = Field(16, ge=1, le=512, description="Frames per step.")
     learning_rate: float = Field(1e-3, gt=0, le=1.0, description="Adam's initial learning rate (cosine decay to 1 % over the epochs).")
-    frames_per_sequence: int = Field(6, ge=1, le=1000, description="Evenly spaced frames sampled from each sequence.")
+    frames_per_sequence: int = Field(
+        6, ge=1, le=1000,
+        description="Frames of each sequence an epoch trains on; every epoch takes new ones (evenly spaced) until a "
+                    "sequence's frames or frames_memory_gb run out.",
+    )
+    frames_memory_gb: float = Field(
+        3.0, gt=0, le=1024,
+        description="Most memory the sampled training frames may take; beyond it, epochs repeat frames.",
+    )
     validation_fraction: float = Field(0.15, ge=0.05, le=0.5, description="Share of subjects held out for validation.")
     augment: bool = Field(True, description="Random flips (with left/right swap), scale and shift.")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of sampling, splits and initialisation.")
@@ -185,6 +193,11 @@ class GaitTrainingOptions(Params):
         "discarded",
         description="The seed's extra residual blocks: 'discarded' computes what the seed computed (its repeat "
         "blocks' outputs were thrown away), about 3x faster to train on a CPU; 'chained' applies them.",
+    )
+    feature_centering: Literal["walk", "none"] = Field(
+        "walk",
+        description="walk: subtract each walk's mean features first, so GaitNN sees the motion and not what stays "
+        "constant through a walk (clothing, position); none: the seed's input.",
     )
     loss: Literal["softmax", "triplet", "softmax+triplet"] = Field(
         "softmax+triplet",

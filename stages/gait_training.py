@@ -60,6 +60,7 @@ def train_gait_model(
     validation_fraction: float,
     seed: int,
     schedule: str = "cosine",
+    feature_centering: str = "none",
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> TrainedModel:
     """Trains GaitNN on the protocol's training people; test people are never seen.
@@ -83,6 +84,7 @@ def train_gait_model(
     labels = [people.index(table[i]["subject"]) for i in fit_ids]
     keras.utils.set_random_seed(seed)
     model = GaitNN(recurrent_unit=recurrent_unit, rnn_layers=rnn_layers, extra_residual_blocks=residual_blocks,
+                   feature_centering=feature_centering,
                    num_identities=len(people) if "softmax" in loss else None)
     all_callbacks: list[keras.callbacks.Callback] = []
     validation_ids = sorted(i for i, a in table.items() if a["subject"] in validation_people)
@@ -109,7 +111,7 @@ def train_gait_model(
     record = {
         "features": features_tag, "protocol": protocol, "train_subjects": train_subjects,
         "recurrent_unit": recurrent_unit, "rnn_layers": rnn_layers,
-        "residual_blocks": residual_blocks, "loss": loss, "epochs": epochs,
+        "residual_blocks": residual_blocks, "feature_centering": feature_centering, "loss": loss, "epochs": epochs,
         "people_per_batch": people_per_batch, "sequences_per_person": sequences_per_person,
         "clip_frames": clip_frames, "learning_rate": learning_rate, "schedule": schedule, "seed": seed,
         "fit_people": people, "validation_people": sorted(validation_people),

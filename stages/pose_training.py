@@ -91,6 +91,25 @@ def split_by_subject(
     return set(unique) - set(held_out), set(held_out)
 
 
+def training_frames_per_sequence(
+    store: SequenceStore, sequence_ids: Sequence[str], frames_per_sequence: int, epochs: int, memory_gb: float
+) -> int:
+    """How many distinct frames of each sequence to sample so that each epoch trains on new
+    frames: `frames_per_sequence * epochs`, fewer when those would take more than `memory_gb`
+    (never fewer than `frames_per_sequence`). The steps stay the same; only how often a frame
+    repeats changes. Sequences shorter than the figure give all their frames."""
+    wanted = frames_per_sequence * epochs
+    if not sequence_ids or wanted == frames_per_sequence:
+        return frames_per_sequence
+    frames = [store.open_sequence(i)["frames"] for i in sequence_ids]
+    frame_bytes = int(np.prod(frames[0].shape[1:])) * frames[0].dtype.itemsize
+    counts = np.array([array.shape[0] for array in frames])
+    budget = memory_gb * 2**30 / frame_bytes
+    while wanted > frames_per_sequence and np.minimum(counts, wanted).sum() > budget:
+        wanted = max(frames_per_sequence, wanted - frames_per_sequence)
+    return int(wanted)
+
+
 def train_pose_model(
     store: SequenceStore,
     model_dir: str | Path,
@@ -102,6 +121,7 @@ def train_pose_model(
     learning_rate: float,
     frames_per_sequence: int,
     validation_fraction: float,
+    frames_memory_gb: float = 3.0,
     augment: bool,
     seed: int,
     only_subjects: Sequence[str] | None = None,
@@ -144,12 +164,14 @@ def train_pose_model(
     fit_subjects, validation_subjects = split_by_subject([sequences[i]["subject"] for i in ids], validation_fraction, seed)
     fit_ids = [i for i in ids if sequences[i]["subject"] in fit_subjects]
     validation_ids = [i for i in ids if sequences[i]["subject"] in validation_subjects]
-    train = sample_groundtruth_frames(store, fit_ids, frames_per_sequence, seed)
+    per_sequence = training_frames_per_sequence(store, fit_ids, frames_per_sequence, epochs, frames_memory_gb)
+    train = sample_groundtruth_frames(store, fit_ids, per_sequence, seed)
     keras.utils.set_random_seed(seed)
     model = HumanPoseNN(backbone)
     record = {
         "backbone": backbone, "loss": loss, "epochs": epochs, "batch_size": batch_size,
         "learning_rate": learning_rate, "frames_per_sequence": frames_per_sequence, "augment": augment,
+        "frames_memory_gb": frames_memory_gb, "sampled_frames_per_sequence": per_sequence,
         "seed": seed, "store": str(store.path), "training_frames": int(len(train["frames"])),
         "training_subjects": sorted(fit_subjects), "validation_subjects": sorted(validation_subjects),
         "code_version": module_version(__name__),
@@ -172,6 +194,8 @@ def train_pose_model(
             model, train["frames"], train["joints_xy"], train["visible"].astype(np.float32),
             epochs=epochs - done, batch_size=batch_size, augment=augment, callbacks=all_callbacks,
             loss=loss.upper(), learning_rate=learning_rate, seed=seed + done,
+            # As many steps an epoch as frames_per_sequence promises, on new frames each epoch.
+            frames_per_epoch=min(len(train["frames"]), len(fit_ids) * frames_per_sequence),
         )
         history = checkpoint.history if checkpoint else {k: [float(x) for x in v] for k, v in fitted.history.items()}
     if best is not None:

@@ -32,8 +32,9 @@ def test_output_shapes_and_dtypes(gait_model, feature_sequences):
         {},
         {"recurrent_unit": "LSTM", "rnn_layers": 2},
         {"rnn_layers": 2, "share_rnn_weights": True, "extra_residual_blocks": "discarded"},
+        {"feature_centering": "walk"},
     ],
-    ids=["gru", "lstm-2", "seed-defects"],
+    ids=["gru", "lstm-2", "seed-defects", "walk-centred"],
 )
 def test_masked_batch_gives_the_descriptor_of_each_sequence_alone(kwargs, feature_sequences):
     keras.utils.set_random_seed(0)
@@ -102,8 +103,23 @@ def test_pad_sequences_rejects_bad_input():
         ({"rnn_layers": 0}, "rnn_layers"),
         ({"num_identities": 1}, "num_identities"),
         ({"extra_residual_blocks": "dropped"}, "extra_residual_blocks"),
+        ({"feature_centering": "frame"}, "feature_centering"),
+        ({"feature_centering": "walk", "weights": "H3.6m-GRU-1.ckpt"}, "uncentred"),
     ],
 )
 def test_arguments_are_validated(kwargs, message):
     with pytest.raises(ValueError, match=message):
         GaitNN(**kwargs)
+
+
+def test_walk_centring_ignores_what_stays_constant_through_a_walk(feature_sequences, tmp_path):
+    keras.utils.set_random_seed(0)
+    model = GaitNN(feature_centering="walk", extra_residual_blocks="discarded")
+    sequence = feature_sequences[0]
+    offset = np.random.default_rng(1).normal(0, 5, (1, 17, 17, 32)).astype(np.float32)
+    np.testing.assert_allclose(_alone(model, sequence + offset), _alone(model, sequence), rtol=1e-4, atol=1e-5)
+    uncentred = GaitNN(extra_residual_blocks="discarded")
+    assert not np.allclose(_alone(uncentred, sequence + offset), _alone(uncentred, sequence), atol=1e-3)
+    model.save(tmp_path / "gait.keras")
+    loaded = keras.saving.load_model(tmp_path / "gait.keras")
+    np.testing.assert_allclose(_alone(loaded, sequence), _alone(model, sequence), rtol=1e-5, atol=1e-6)

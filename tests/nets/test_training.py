@@ -148,9 +148,47 @@ def test_sequence_batches_pad_group_and_sample_identities():
         assert inputs["mask"].sum(axis=1).max() <= 2
 
 
+def test_person_by_walks_batches_cover_the_walks_each_pass():
+    """An epoch is a pass over the walks: 4 people x 30 walks in P=2 x K=3 batches is 20
+    steps, and each person's walks are all drawn before any repeats."""
+    sequences = [np.full((3, 17, 17, 32), i, np.float32) for i in range(120)]
+    labels = [i // 30 for i in range(120)]
+    batches = SequenceBatches(sequences, labels, batch_size=6, shuffle=True, identities_per_batch=2)
+    rows = np.concatenate(batches._batches())
+    assert len(batches) == 20 and len(rows) == 120
+    for person in range(4):
+        drawn = [row for row in rows.tolist() if labels[row] == person]
+        assert len(drawn) == 30 and len(set(drawn)) == 30
+        assert len(set(row // 30 for row in drawn)) == 1
+    for batch in batches._batches():
+        assert sorted(np.bincount(np.asarray(labels)[batch], minlength=4).tolist()) == [0, 0, 3, 3]
+
+
 def _rows(sequences, inputs):
     """Which sequences a padded batch holds (matched by their first frame)."""
     rows = []
     for first_frame in inputs["features"][:, 0]:
         rows.append(next(i for i, s in enumerate(sequences) if np.array_equal(s[0], first_frame)))
     return rows
+
+
+def test_pose_epochs_take_new_frames_until_the_cycle_wraps():
+    frames = np.zeros((10, 32, 32, 3), np.uint8)
+    frames[:, 0, 0, 0] = np.arange(10)  # each frame's number in one pixel
+    joints = np.full((10, 16, 2), 16.0, np.float32)
+    batches = PoseBatches(frames, joints, np.ones((10, 16)), 32, batch_size=2, augment=False, shuffle=True,
+                          frames_per_epoch=5, seed=1)
+    assert len(batches) == 3
+
+    def one_epoch():
+        seen = [int(n) for i in range(len(batches)) for n in batches[i][0][:, 0, 0, 0]]
+        batches.on_epoch_end()
+        return seen
+
+    first, second, third = one_epoch(), one_epoch(), one_epoch()
+    assert len(first) == len(second) == 5
+    assert sorted(first + second) == list(range(10))  # two epochs: every frame once
+    assert len(set(third)) == 5
+    with pytest.raises(ValueError, match="frames_per_epoch"):
+        PoseBatches(frames, joints, np.ones((10, 16)), 32, batch_size=2, augment=False, shuffle=True,
+                    frames_per_epoch=11)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import pytest
 
-from stages.pose_training import train_pose_model
+from stages.pose_training import train_pose_model, training_frames_per_sequence
 from storage.frames import FrameSpec
 from storage.ingest import ingest_sequence
 from storage.manifest import discover
@@ -75,3 +75,20 @@ def test_a_killed_training_resumes_from_its_last_finished_epoch(store_with_truth
                                backup_dir=checkpoints)
     assert counter.epochs == 2  # epoch 1 was done before the crash; epochs 2 and 3 remain
     assert trained.record["metrics"]["best_epoch"] >= 1 and not checkpoints.exists()
+
+
+def test_each_epoch_samples_new_frames_within_the_memory_budget(store_with_truth):
+    ids = sorted(store_with_truth.all_sequence_attrs())
+    # 8-frame walks: 2 frames an epoch for 3 epochs is 6 distinct frames of each walk.
+    assert training_frames_per_sequence(store_with_truth, ids, 2, 3, memory_gb=1.0) == 6
+    assert training_frames_per_sequence(store_with_truth, ids, 2, 1, memory_gb=1.0) == 2
+    # 3 walks x 6 frames of 136x136x3 bytes is 1.0 MB; a 0.8 MB budget fits 4 frames each,
+    # and a tiny one still keeps the frames one epoch asks for.
+    assert training_frames_per_sequence(store_with_truth, ids, 2, 3, memory_gb=0.8e6 / 2**30) == 4
+    assert training_frames_per_sequence(store_with_truth, ids, 2, 3, memory_gb=1e-9) == 2
+
+
+def test_the_record_says_how_many_frames_of_each_walk_training_sampled(store_with_truth, tmp_path):
+    trained = train_pose_model(store_with_truth, tmp_path / "models", **{**OPTIONS, "epochs": 2, "frames_per_sequence": 2})
+    assert trained.record["sampled_frames_per_sequence"] == 4
+    assert trained.record["frames_per_sequence"] == 2
