@@ -266,7 +266,8 @@ def _experiment(tag: str, root: Path, settings, *, layout: str, subjects: int, v
         figures.update(_pose_figures("pose", {k.removeprefix("heldout/"): v for k, v in metrics.items()
                                               if k.startswith("heldout/")}))
     gait_metrics = summary["gait_training"]["metrics"]
-    for key in ("best_val_rank1", "epochs_run"):
+    # The last epoch's training loss and accuracy (on the training people) show whether GaitNN fit at all.
+    for key in ("best_val_rank1", "epochs_run", "accuracy", "loss"):
         if key in gait_metrics:
             figures[f"{tag}_gait_{key}"] = round(float(gait_metrics[key]), 4)
 
