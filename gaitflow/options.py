@@ -115,7 +115,7 @@ def _parser_for(flag: str, info, kind: Any):
         try:
             return adapter.validate_python(value)
         except ValidationError as error:
-            problems = "; ".join(item["msg"] for item in error.errors())
+            problems = "; ".join(item["msg"].removeprefix("Value error, ") for item in error.errors())
             raise argparse.ArgumentTypeError(f"{text!r}: {problems}") from None
 
     parse.__name__ = flag.lstrip("-")  # argparse names the type in its "invalid value" message

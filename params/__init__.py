@@ -12,7 +12,7 @@ import inspect
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticUndefined
 
 
@@ -20,8 +20,23 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _local_path(value: Any) -> Any:
+    """Paths only: a URL would otherwise become a local folder named after its scheme
+    ("s3://bucket/x" -> "s3:/bucket/x"). `file://` URLs are taken as their path."""
+    if isinstance(value, str) and "://" in value:
+        scheme, rest = value.split("://", 1)
+        if scheme.lower() == "file":
+            return rest
+        raise ValueError(f"{value}: the {scheme}:// scheme is not supported; the store and archives take a local or "
+                         "mounted path (or a file:// URL)")
+    return value
+
+
+# A folder or file on a local or mounted file system.
+LocalPath = Annotated[Path, BeforeValidator(_local_path)]
+
 # Fields that several flows share, declared once; each flow's model gives the default.
-VideoArchive = Annotated[Path, Field(description="Top folder of the video archive.")]
+VideoArchive = Annotated[LocalPath, Field(description="Top folder of the video archive.")]
 Layout = Annotated[Literal["casia-b", "tum-gaid", "folder"], Field(
     description="How the archive names sequences: casia-b: SSS-cc-NN-VVV videos; tum-gaid: pNNN/n01 image "
     "folders; folder: any videos, the id is the relative path.",
@@ -69,7 +84,7 @@ class IngestParams(Params):
     """Parameters of `ingest_archive`."""
 
     archive: VideoArchive
-    store: Path = Field(description="The zarr store to write (created if missing).")
+    store: LocalPath = Field(description="The zarr store to write (created if missing).")
     layout: Layout = "casia-b"
     frame_size: int = Field(299, ge=16, le=2048, description="Side of the stored square frames in pixels.")
     fps: FrameRate = None
@@ -88,7 +103,7 @@ class IngestParams(Params):
 class SynthesizeParams(Params):
     """Parameters of `synthesize_archive`: a labelled synthetic walking archive."""
 
-    archive: Path = Field(description="Folder to write the archive into (created if missing).")
+    archive: LocalPath = Field(description="Folder to write the archive into (created if missing).")
     layout: Literal["casia-b", "tum-gaid"] = Field("casia-b", description="Which data set's layout to imitate.")
     subjects: int = Field(10, ge=2, le=2000, description="Number of people.")
     views: tuple[int, ...] | None = Field(
@@ -145,7 +160,7 @@ class PoseTrainingOptions(Params):
 class TrainPoseParams(Params):
     """Parameters of `train_pose`."""
 
-    store: Path = Field(description="Store whose sequences carry ground-truth joints.")
+    store: LocalPath = Field(description="Store whose sequences carry ground-truth joints.")
     protocol: ProtocolOptions | None = Field(
         None, description="When given, only this protocol's training people are used, so test people stay unseen."
     )
@@ -174,7 +189,7 @@ class FeatureOptions(Params):
 class ExtractFeaturesParams(Params):
     """Parameters of `extract_features`."""
 
-    store: Path = Field(description="Store with ingested frames.")
+    store: LocalPath = Field(description="Store with ingested frames.")
     pose_model: str = Field(
         min_length=1, description="A saved .keras pose model, an MLflow model URI (runs:/...), or the prefix of a "
         "seed TF1 checkpoint (.../MPII+LSP.ckpt, converted once).",
@@ -220,7 +235,7 @@ class GaitTrainingOptions(Params):
 class TrainGaitParams(Params):
     """Parameters of `train_gait`."""
 
-    store: Path = Field(description="Store with pose features.")
+    store: LocalPath = Field(description="Store with pose features.")
     features: str = Field(min_length=1, description="Tag of the pose model whose features to train on.")
     protocol: ProtocolOptions = Field(default_factory=ProtocolOptions)
     training: GaitTrainingOptions = Field(default_factory=GaitTrainingOptions)
@@ -231,7 +246,7 @@ class TrainGaitParams(Params):
 class DescribeParams(Params):
     """Parameters of `describe`."""
 
-    store: Path = Field(description="Store with pose features.")
+    store: LocalPath = Field(description="Store with pose features.")
     gait_model: str = Field(min_length=1, description="A saved .keras GaitNN, or an MLflow model URI (runs:/...).")
     features: str | None = Field(
         None, description="Tag of the pose features the model reads; None: what the model's training recorded."
@@ -244,7 +259,7 @@ class DescribeParams(Params):
 class EvaluateParams(Params):
     """Parameters of `evaluate`."""
 
-    store: Path = Field(description="Store with identification vectors.")
+    store: LocalPath = Field(description="Store with identification vectors.")
     descriptors: str = Field(min_length=1, description="Tag of the GaitNN whose identification vectors to evaluate.")
     protocol: ProtocolOptions = Field(default_factory=ProtocolOptions)
     classifiers: Classifiers = ("svm", "nn")
@@ -265,7 +280,7 @@ class PipelineParams(Params):
     """Parameters of `run_pipeline`: from a video archive to identification results."""
 
     archive: VideoArchive
-    store: Path = Field(description="The zarr store for every stage's arrays (created if missing).")
+    store: LocalPath = Field(description="The zarr store for every stage's arrays (created if missing).")
     layout: Layout = "casia-b"
     protocol: ProtocolOptions = Field(default_factory=ProtocolOptions)
     pose_model: str | None = Field(
@@ -297,7 +312,7 @@ class EnrollParams(Params):
     person from videos of them walking or the labelled people of a store."""
 
     gallery: GalleryName
-    store: Path = Field(description="The zarr store that keeps the gallery (created if missing).")
+    store: LocalPath = Field(description="The zarr store that keeps the gallery (created if missing).")
     gait_model: str = Field(min_length=1, description="A saved .keras GaitNN, or an MLflow model URI (runs:/...).")
     pose_model: str = Field(
         min_length=1, description="The pose model (.keras, MLflow URI or seed checkpoint prefix) whose features the "
@@ -307,7 +322,7 @@ class EnrollParams(Params):
         None, min_length=1, max_length=200, description="With videos: the person's name (each video's longest walker).",
     )
     videos: tuple[Path, ...] = Field((), description="Videos of the person named by `name` walking.")
-    from_store: Path | None = Field(
+    from_store: LocalPath | None = Field(
         None, description="A store whose labelled sequences (their subject labels) are enrolled; vectors missing "
         "for the gait model are computed there first.",
     )
@@ -331,8 +346,8 @@ class EnrollParams(Params):
 class IdentifyParams(Params):
     """Parameters of `identify_footage`: who walks in new footage, against a gallery."""
 
-    footage: Path = Field(description="A video, or a folder of videos (static camera).")
-    store: Path = Field(description="The store that keeps the gallery; the footage's walkers are stored there too.")
+    footage: LocalPath = Field(description="A video, or a folder of videos (static camera).")
+    store: LocalPath = Field(description="The store that keeps the gallery; the footage's walkers are stored there too.")
     gallery: GalleryName
     far: float = Field(
         0.01, ge=0.0, lt=1.0,

@@ -151,6 +151,8 @@ def test_options_set_the_flow_keywords_and_leave_the_rest_to_the_models():
     (["synth", "a", "--size", "33"], "--size: '33': Input should be a multiple of 2"),
     (["train-gait", "--store", "s", "--features", "f", "--train-subjects", "x"], "--train-subjects: 'x'"),
     (["run", "a", "--store", "s", "--layout", "casia"], "--layout: 'casia': Input should be 'casia-b', 'tum-gaid' or 'folder'"),
+    (["evaluate", "--store", "s3://bucket/s.zarr", "--descriptors", "d"], "--store: 's3://bucket/s.zarr': "
+     "s3://bucket/s.zarr: the s3:// scheme is not supported; the store and archives take a local or mounted path"),
 ])
 def test_out_of_bounds_values_are_one_error_line_and_exit_2(arguments, expected, capsys):
     from gaitflow.cli import main

@@ -80,6 +80,11 @@ def test_bad_values_and_unknown_keys_are_refused_with_the_key_named():
         ingest_archive.validate_parameters({**good, "compute": {"n_workerz": 1}})
     with pytest.raises(ParameterTypeError, match=r"archive: Field required"):
         ingest_archive.validate_parameters({"store": "data/store.zarr"})
+    # A URL would otherwise become a local folder named "s3:"; file:// URLs are their path.
+    with pytest.raises(ParameterTypeError, match=r"store: .*the s3:// scheme is not supported"):
+        ingest_archive.validate_parameters({**good, "store": "s3://bucket/store.zarr"})
+    accepted = ingest_archive.validate_parameters({**good, "store": "file:///data/store.zarr"})
+    assert str(accepted["store"]) == "/data/store.zarr"
 
 
 def test_the_flow_body_still_gets_one_validated_model():
