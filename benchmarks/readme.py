@@ -233,8 +233,8 @@ ACCURACY_SETUP = Lines(ACCURACY, (
     "{size_px} px; the first {casia_train_subjects} people train the pose network and GaitNN, the other "
     "{casia_test_subjects} are tested (chance {casia_std_chance:.2%}). The pose network's best validation "
     "joint distance: {casia_pose_best_val_joint_distance_px:.1f} px.",
-    "- Stage times of that run: pose training {casia_stage_train-pose_s:.1f} s and features "
-    "{casia_stage_extract-features_s:.1f} s (what an earlier run of the same command had stored was re-used), "
+    "- Stage times of that run (a stage of a few seconds re-used what an earlier run of the same code had "
+    "stored): pose training {casia_stage_train-pose_s:,.0f} s, features {casia_stage_extract-features_s:,.0f} s, "
     "GaitNN training {casia_stage_train-gait_s:,.0f} s; the whole command took {@wall_s:,.0f} s.",
     "- TUM-GAID-like archive: {tum_subjects} people at 90°, people {tum_train_subjects} train, "
     "{tum_test_subjects} are tested (chance {tum_std_chance:.0%}), with the CASIA-B-like run's pose network.",
@@ -290,6 +290,20 @@ DIFFICULTY_GRID = Grid(
     "{difficulty_<row>_std_gt_rank1_<column>:.1%}",
 )
 
+NOISE_GRID = Grid(
+    ACCURACY, "joint noise (share of body height)",
+    (("0", "0"), ("0.01", "0p01"), ("0.02", "0p02"), ("0.05", "0p05"), ("0.1", "0p1")),
+    (("independent per frame", "independent"), ("temporally smooth", "smooth")),
+    "{noise_<column>_<row>:.1%}",
+)
+
+SWAP_GRID = Grid(
+    ACCURACY, "frames with left/right swapped",
+    (("5 %", "0p05"), ("10 %", "0p1"), ("20 %", "0p2")),
+    (("legs", "legs"), ("legs and arms", "limbs")),
+    "{noise_swap_<column>_<row>:.1%}",
+)
+
 RUNS = Runs((SYNTH, "tracking", POSE, "pose_training", GAIT, STORAGE, FLOW, SCALE, ACCURACY, DEMO))
 
 BLOCKS: dict[str, Table | Grid | Lines | Runs] = {
@@ -301,6 +315,8 @@ BLOCKS: dict[str, Table | Grid | Lines | Runs] = {
     "accuracy-casia": _accuracy_grid("casia", (("nm-05..06", "nm"), ("bg-01..02", "bg"), ("cl-01..02", "cl"))),
     "accuracy-tum": _accuracy_grid("tum", (("n", "n"), ("b", "b"), ("s", "s"))),
     "accuracy-difficulty": DIFFICULTY_GRID,
+    "accuracy-noise": NOISE_GRID,
+    "accuracy-swaps": SWAP_GRID,
 }
 
 
