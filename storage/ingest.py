@@ -121,20 +121,7 @@ def ingest_sequence(
         arrays["visible_gt"] = ChunkedArray((0, 16), "bool", (4096, 16), _once(lambda: mapped_truth("visible")))
 
     output_fps = fps if spec.fps is None else min(fps, spec.fps)
-    attrs = {
-        **entry.labels(),
-        "layout": layout,
-        "source": entry.source,
-        "source_size": entry.size,
-        "source_mtime_ns": entry.mtime_ns,
-        "content_hash": entry.content_hash,
-        "extraction": spec.as_attrs(),
-        "code_version": ingest_code_version(),
-        "source_fps": fps,
-        "fps": output_fps,
-        "has_groundtruth": truth is not None,
-        "covariates": truth.covariates if truth else {},
-    }
+    attrs = source_attrs(entry, entry.labels(), layout, spec, ingest_code_version(), fps, output_fps, truth)
 
     def final_attrs() -> dict:
         # Called once every array is written, so the decoder has reached the end of the source.
@@ -147,6 +134,27 @@ def ingest_sequence(
     return IngestOutcome(
         entry.sequence_id, "stored", reason, frames=frame_count, seconds=time.perf_counter() - started
     )
+
+
+def source_attrs(entry: SequenceEntry, labels: dict, layout: str, spec: FrameSpec, code_version: str,
+                 source_rate: float, rate: float, truth: GroundTruth | None) -> dict:
+    """What every stored sequence records of its source and its extraction: its labels, the
+    source's identity (what `is_current` compares), the frame spec, the code version, the frame
+    rates and the ground truth's covariates."""
+    return {
+        **labels,
+        "layout": layout,
+        "source": entry.source,
+        "source_size": entry.size,
+        "source_mtime_ns": entry.mtime_ns,
+        "content_hash": entry.content_hash,
+        "extraction": spec.as_attrs(),
+        "code_version": code_version,
+        "source_fps": source_rate,
+        "fps": rate,
+        "has_groundtruth": truth is not None,
+        "covariates": truth.covariates if truth else {},
+    }
 
 
 def _mapped_groundtruth(truth: GroundTruth, indices, boxes, size: int, entry: SequenceEntry):

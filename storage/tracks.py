@@ -28,7 +28,7 @@ from footage.walkers import NoWalkerFound, crop_frames, track_walkers
 from provenance import module_version
 from storage.frames import FrameDecodeError, LostFrames, _decode, _resampler, map_joints_to_frames, source_fps
 from storage.groundtruth import GroundTruthError, read_groundtruth
-from storage.ingest import DEFAULT_CHUNK_FRAMES, IngestOutcome
+from storage.ingest import DEFAULT_CHUNK_FRAMES, IngestOutcome, source_attrs
 from storage.manifest import VIDEO_SUFFIXES, SequenceEntry, discover, fingerprint
 from storage.store import ChunkedArray, SequenceStore
 
@@ -188,18 +188,7 @@ def ingest_tracks(
         if layout == "folder":  # nobody is labelled: each walker is its own unknown person
             labels["subject"] = track.track_id
         attrs = {
-            **labels,
-            "layout": layout,
-            "source": entry.source,
-            "source_size": entry.size,
-            "source_mtime_ns": entry.mtime_ns,
-            "content_hash": entry.content_hash,
-            "extraction": spec.as_attrs(),
-            "code_version": tracks_code_version(),
-            "source_fps": fps,
-            "fps": output_fps,
-            "has_groundtruth": truth is not None,
-            "covariates": truth.covariates if truth else {},
+            **source_attrs(entry, labels, layout, spec, tracks_code_version(), fps, output_fps, truth),
             "frame_count": len(track),
             "track_source": entry.sequence_id,
             "track": f"t{track.number:03d}",
