@@ -35,6 +35,7 @@ BENCHMARKS: tuple[str, ...] = (
     "pose_training",
     "gait_network",
     "storage_throughput",
+    "store_index",
     "feature_flow",
     "scale",
     "accuracy",

@@ -137,6 +137,12 @@ BENCHMARK_ROWS = Table((
         ("baseline rank-1 nm cross-view, pooled gallery",), "{:.0%}"),
     Row("the same baseline, nm rank-1 same view (gallery and probes at one view)", SYNTH,
         "{gt_rank1_same_nm:.1%}", ("baseline rank-1 nm same-view",), "{:.0%}"),
+    Row("open-set identification (`gaitflow identify`'s rule), CASIA-like test people: "
+        "{casia_open_set_enrolled_people} enrolled from nm-01..04, {casia_open_set_other_people} never enrolled; "
+        "never-enrolled walks given a name at a stated {casia_open_set_far_target:.0%} / enrolled walks named "
+        "correctly (their closed-set rank-1)", ACCURACY,
+        "{casia_open_set_far_measured:.1%} / {casia_open_set_dir:.1%} ({casia_open_set_rank1:.1%})",
+        ("open-set false-accept rate of people never enrolled*",), "{:.1%}"),
     Row("HumanPoseNN full trunk ({inception_resnet_v2_input_px} px), share of the fp32 matmul GFLOP/s "
         "measured in the same run, best batch", POSE,
         "{target[0]:.0%}", ("inception_resnet_v2 features, fraction of fp32 matmul GFLOP/s*",), "{:.0%}"),
@@ -189,6 +195,10 @@ BENCHMARK_ROWS = Table((
         "{frames_128.bytes_per_frame:,.0f} / {frames_299.bytes_per_frame:,.0f} B",
         ("frames_128: bytes on disk per frame*", "frames_299: bytes on disk per frame*"), "{:,.0f} B (.npy)",
         full=False),
+    Row("listing the store + deciding what is current, {sequences:,} stored sequences (synthetic index entries): "
+        "with the catalogue (listing alone) / without it", "store_index",
+        "{warm_listing_and_skip_s:.1f} s ({warm_listing_s:.1f} s) / {cold_listing_s:.1f} s",
+        ("warm listing + skip decision of 100,000 stored sequences (s)",), "{:g} s"),
     Row("feature stage's own storage work (read frames, write features)", STORAGE,
         "{feature_stage.transform_frames_fps:,.0f} frames/s", ("transform_frames*",), "{:,.0f}", full=False),
     Row("whole pipeline, wall time per doubling of the archive (64 -> 128 -> 256 walks)", SCALE,

@@ -177,3 +177,45 @@ def identify_probes(classifier: str, gallery: np.ndarray, gallery_subjects: np.n
     best = np.asarray(distances.subjects)[column].astype(str)
     score = distances.matrix[np.arange(len(column)), column]
     return OpenSetAnswer(best, score, np.where(threshold.accepts(score), best, UNKNOWN))
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenSetRates:
+    """How open-set answers fared against the truth.
+
+    Attributes:
+      false_accept_rate: share of probes of people not enrolled that were given a name.
+      detection_identification_rate: share of enrolled people's probes named correctly (DIR:
+        accepted and right).
+      rank1: share of enrolled people's probes whose best match is right, threshold ignored
+        (the closed-set figure the DIR is bounded by).
+      impostor_probes: probes of people not enrolled; genuine_probes: probes of enrolled people.
+    """
+
+    false_accept_rate: float
+    detection_identification_rate: float
+    rank1: float
+    impostor_probes: int
+    genuine_probes: int
+
+
+def open_set_rates(answer: OpenSetAnswer, probe_subjects: np.ndarray, enrolled: np.ndarray) -> OpenSetRates:
+    """Scores answers (P,) for probes whose true subjects are `probe_subjects` (P,), against the
+    people the gallery knows, `enrolled` (E,). A rate over no probes is NaN.
+    """
+    truth = np.asarray(probe_subjects).astype(str)
+    if truth.shape != answer.identity.shape:
+        raise ValueError(f"{truth.size} probe subjects for {answer.identity.size} answers")
+    known = np.isin(truth, np.asarray(enrolled).astype(str))
+    named = answer.identity != UNKNOWN
+
+    def share(hits: np.ndarray, among: np.ndarray) -> float:
+        return float(hits[among].mean()) if among.any() else float("nan")
+
+    return OpenSetRates(
+        false_accept_rate=share(named, ~known),
+        detection_identification_rate=share(named & (answer.identity == truth), known),
+        rank1=share(answer.best == truth, known),
+        impostor_probes=int((~known).sum()),
+        genuine_probes=int(known.sum()),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from prefect import flow
@@ -13,7 +14,7 @@ from params import IngestParams, keyword_parameters
 from storage.frames import FrameSpec
 from storage.ingest import IngestOutcome
 from storage.tracks import TrackSpec
-from tasks.ingest import discover_archive, fingerprint_sources, ingest_bundle
+from tasks.ingest import discover_archive, find_current, fingerprint_sources, ingest_bundle
 from tasks.tracking import log_run_document, log_run_metrics
 
 
@@ -38,15 +39,24 @@ def decode_sequences(params: IngestParams, lease: str, recovered: list[str]) -> 
     manifest = discover_archive(str(params.archive), params.layout)
     spec = frame_spec(params.frame_size, params.fps, params.crop, params.min_track_frames)
     groups = bundles(manifest.entries, params.sequences_per_task)
-    futures = []
-    for group in groups:
-        hashes = fingerprint_sources.submit(group)
-        futures.append(ingest_bundle.submit(str(params.store), lease, group, hashes, spec, params.layout,
-                                            params.chunk_frames, params.allow_partial))
+    hashes, failures = gather([fingerprint_sources.submit(group) for group in groups], None)
+    outcomes = [IngestOutcome(entry.sequence_id, "failed", reason) for number, reason in failures
+                for entry in groups[number]]
+    hashed = [dataclasses.replace(entry, content_hash=content_hash)
+              for group, group_hashes in zip(groups, hashes) if group_hashes is not None
+              for entry, content_hash in zip(group, group_hashes)]
+    # One listing of the store settles every unchanged sequence, so a re-run submits only new work.
+    # Walker tracks map one source to several sequences: their bundles check each source themselves.
+    current = set(find_current(str(params.store), hashed, spec)) if isinstance(spec, FrameSpec) else set()
+    outcomes.extend(IngestOutcome(entry.sequence_id, "skipped", "already stored with the same content hash")
+                    for entry in hashed if entry.sequence_id in current)
+    pending = bundles([entry for entry in hashed if entry.sequence_id not in current], params.sequences_per_task)
+    futures = [ingest_bundle.submit(str(params.store), lease, group, [e.content_hash for e in group], spec,
+                                    params.layout, params.chunk_frames, params.allow_partial) for group in pending]
     results, failures = gather(futures, "ingest")
-    outcomes = [outcome for result in results if result for outcome in result]
+    outcomes.extend(outcome for result in results if result for outcome in result)
     for number, reason in failures:
-        outcomes.extend(IngestOutcome(entry.sequence_id, "failed", reason) for entry in groups[number])
+        outcomes.extend(IngestOutcome(entry.sequence_id, "failed", reason) for entry in pending[number])
     return IngestReport.from_outcomes(outcomes, manifest, recovered)
 
 

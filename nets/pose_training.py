@@ -2,9 +2,10 @@
 
 `fit_pose` is a plain function over arrays: frames are resized to the model's input,
 augmented on the fly (horizontal flips with the left/right joints swapped, small scale and
-shift), and the heat-map targets are drawn inside the compiled training step from the joint
-coordinates. It runs `keras.Model.fit`, so any Keras callbacks work; they see a
-`PoseTrainer` whose `network` attribute is the pose model being trained.
+shift, optionally a new look from `nets.appearance.jitter_appearance`), and the heat-map
+targets are drawn inside the compiled training step from the joint coordinates. It runs
+`keras.Model.fit`, so any Keras callbacks work; they see a `PoseTrainer` whose `network`
+attribute is the pose model being trained.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from nets.appearance import jitter_appearance
 from nets.heatmaps import binary_disk_heatmaps, gaussian_heatmaps, image_to_heatmap
 from nets.losses import HeatmapLoss, heatmap_loss
 from nets.metrics import mean_joint_distance
@@ -89,7 +91,9 @@ class PoseBatches(keras.utils.PyDataset):
     Frames are resized to the model input once, up front. Augmentation per frame: a flip
     with probability 0.5 (joints mirrored and relabelled left <-> right), a zoom in
     [1 - max_scale, 1 + max_scale] about the centre and a shift of up to `max_shift` of the
-    input size; the border is repeated, as in the seed's 'nearest' fill.
+    input size; the border is repeated, as in the seed's 'nearest' fill. With
+    `appearance_jitter`, half the augmented frames also get a random look (colour, tone, blur,
+    noise, JPEG; `nets.appearance`).
 
     With `frames_per_epoch`, an epoch is the next `frames_per_epoch` frames of an endless
     shuffled cycle over all the frames, so consecutive epochs see new frames until the cycle
@@ -108,6 +112,7 @@ class PoseBatches(keras.utils.PyDataset):
         shuffle: bool,
         max_scale: float = 0.1,
         max_shift: float = 0.05,
+        appearance_jitter: bool = False,
         frames_per_epoch: int | None = None,
         seed: int = 0,
     ):
@@ -122,6 +127,7 @@ class PoseBatches(keras.utils.PyDataset):
         self.shuffle = shuffle
         self.max_scale = max_scale
         self.max_shift = max_shift
+        self.appearance_jitter = appearance_jitter
         self.frames_per_epoch = frames_per_epoch or len(self.frames)
         self._rng = np.random.default_rng(seed)
         self._cycle = np.zeros(0, dtype=np.int64)
@@ -175,6 +181,8 @@ class PoseBatches(keras.utils.PyDataset):
         frame = cv2.warpAffine(np.ascontiguousarray(frame), affine, (size, size),
                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         joints = joints @ affine[:, :2].T + affine[:, 2]
+        if self.appearance_jitter:
+            frame = jitter_appearance(frame, self._rng)
         return frame, joints, visible
 
 
@@ -210,6 +218,7 @@ def fit_pose(
     epochs: int,
     batch_size: int = 16,
     augment: bool = True,
+    appearance_jitter: bool = False,
     validation: PoseData | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     loss: HeatmapLoss = "SCE",
@@ -231,6 +240,8 @@ def fit_pose(
         epochs: passes over the frames.
         batch_size: frames per step.
         augment: random flips, zoom and shift.
+        appearance_jitter: with `augment`, also a random look for half the frames (colour,
+            tone, blur, noise, JPEG; `nets.appearance`, which has its measured effect).
         validation: optional `(frames, joints_xy, visible)`, not augmented.
         callbacks: Keras callbacks.
         loss: `"SCE"` (binary disks, the seed's default) or `"MSE"` (Gaussian bumps).
@@ -251,7 +262,7 @@ def fit_pose(
     _check_pose_data("training data", frames, joints_xy, visible)
     size = model_input_size(model)
     batches = PoseBatches(frames, joints_xy, visible, size, batch_size=batch_size,
-                          augment=augment, shuffle=True, frames_per_epoch=frames_per_epoch, seed=seed)
+                          augment=augment, appearance_jitter=appearance_jitter, shuffle=True, frames_per_epoch=frames_per_epoch, seed=seed)
     validation_batches = None
     if validation is not None:
         _check_pose_data("validation data", *validation)

@@ -154,6 +154,10 @@ class PoseTrainingOptions(Params):
     )
     validation_fraction: float = Field(0.15, ge=0.05, le=0.5, description="Share of subjects held out for validation.")
     augment: bool = Field(True, description="Random flips (with left/right swap), scale and shift.")
+    appearance_jitter: bool = Field(
+        False, description="With augment: a random look (colour, contrast, blur, noise, JPEG) for half the training "
+        "frames. Off by default: on synthetic walkers it moved held-out PCK by -0.02 and style-shift PCK by +0.02.",
+    )
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of sampling, splits and initialisation.")
 
 

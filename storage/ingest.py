@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -41,12 +42,23 @@ def ingest_code_version() -> str:
 def is_current(store: SequenceStore, entry: SequenceEntry, spec: FrameSpec) -> bool:
     """True when the store holds this sequence from the same bytes, extracted the same way by
     the same code."""
-    attrs = store.sequence_attrs(entry.sequence_id)
+    return _holds_current(store.sequence_attrs(entry.sequence_id), entry, spec.as_attrs())
+
+
+def current_sequences(stored: Mapping[str, Mapping], entries: Sequence[SequenceEntry], spec: FrameSpec) -> set[str]:
+    """Ids of the entries (with their content hashes) that `stored`, {sequence id: attributes} as
+    `SequenceStore.all_sequence_attrs` lists them, holds current (`is_current`'s rule): one listing
+    decides for a whole archive, where `is_current` reads each sequence's metadata."""
+    extraction = spec.as_attrs()
+    return {entry.sequence_id for entry in entries if _holds_current(stored.get(entry.sequence_id), entry, extraction)}
+
+
+def _holds_current(attrs: Mapping | None, entry: SequenceEntry, extraction: dict) -> bool:
     return (
         attrs is not None
         and bool(entry.content_hash)
         and attrs.get("content_hash") == entry.content_hash
-        and attrs.get("extraction") == spec.as_attrs()
+        and attrs.get("extraction") == extraction
         and attrs.get("code_version") == ingest_code_version()
     )
 

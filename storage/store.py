@@ -10,6 +10,8 @@ Layout (each `<key>` is a sequence id made safe for a folder name):
         crop_box       (T, 4) float32
         joints_gt      (T, 16, 2) float32, visible_gt (T, 16) bool   (sequences with ground truth)
         <stage>/<name>/...           later stages' outputs, e.g. features/<pose model>/spatial
+      _catalogue.json                a cache of every sequence folder's attributes, keyed by the
+                                     folder's stamp, so listing does not read each group
 
 Writes are atomic per group: a group is built under `_staging/` (template first, then
 chunk-aligned regions) and renamed into place only once complete, so readers never see half a
@@ -51,6 +53,8 @@ SEQUENCES = "sequences"
 _STAGING = "_staging"
 _TRASH = "_trash"
 _LOCK_FILE = ".writer.lock"
+_CATALOGUE = "_catalogue.json"
+_CATALOGUE_FORMAT = "gaitflow.catalogue/1"
 _HOLDER_FILE = ".writer.json"
 _WAIT_REPORT_S = 60.0
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -204,7 +208,8 @@ class SequenceStore:
         return _read_attrs(folder)
 
     def all_sequence_attrs(self) -> dict[str, dict]:
-        return {sequence_id: _read_attrs(folder) for sequence_id, folder in self._index().items()}
+        """{id: attributes} of every complete sequence, from the catalogue (`_catalogue`)."""
+        return {sequence_id: attrs for sequence_id, (_, attrs) in self._catalogue().items()}
 
     def open_sequence(self, sequence_id: str) -> zarr.Group:
         folder = self._sequence_dir(sequence_id)
@@ -305,13 +310,53 @@ class SequenceStore:
 
     def _index(self) -> dict[str, Path]:
         root = self.path / SEQUENCES
-        index = {}
+        return {sequence_id: root / key for sequence_id, (key, _) in self._catalogue().items()}
+
+    def _catalogue(self) -> dict[str, tuple[str, dict]]:
+        """{sequence id: (folder name, attributes)} of every complete sequence.
+
+        The folders are the truth; `_catalogue.json` caches each folder's attributes under its
+        stamp (inode, mtime, ctime), so listing an unchanged store of 100,000 sequences reads one
+        file and stats the folders instead of reading every group's `zarr.json`. A sequence is
+        only ever replaced whole, by renaming a new folder into place, which gives it a new
+        stamp; a stale or unreadable cache therefore costs re-reads, never a wrong answer.
+        Whoever lists rewrites the cache when something changed (atomically; a read-only store
+        just keeps its old cache).
+        """
+        root = self.path / SEQUENCES
+        cache_path = self.path / _CATALOGUE
+        try:
+            cached = json.loads(cache_path.read_text())
+            known = cached["folders"] if cached.get("format") == _CATALOGUE_FORMAT else {}
+        except (OSError, ValueError, KeyError, TypeError):
+            known = {}
+        folders: dict[str, dict] = {}
+        changed = False
         for entry in os.scandir(root) if root.is_dir() else ():
-            if entry.is_dir() and os.path.isfile(os.path.join(entry.path, "zarr.json")):
+            try:
+                if not entry.is_dir():
+                    continue
+                stat = entry.stat()
+            except OSError:
+                continue
+            stamp = [stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns]
+            record = known.get(entry.name)
+            if isinstance(record, dict) and record.get("stamp") == stamp:
+                folders[entry.name] = record
+                continue
+            changed = True
+            try:
                 attrs = _read_attrs(Path(entry.path))
-                if "sequence_id" in attrs:
-                    index[attrs["sequence_id"]] = Path(entry.path)
-        return index
+            except FileNotFoundError:  # being built or removed: not a complete sequence
+                continue
+            folders[entry.name] = {"stamp": stamp, "attrs": attrs}
+        if changed or len(folders) != len(known):
+            with contextlib.suppress(OSError):
+                _write_json_atomic(cache_path, {"format": _CATALOGUE_FORMAT, "folders": folders})
+        return {
+            record["attrs"]["sequence_id"]: (name, record["attrs"])
+            for name, record in folders.items() if "sequence_id" in record["attrs"]
+        }
 
     @contextlib.contextmanager
     def _staged(self, destination: Path) -> Iterator[zarr.Group]:

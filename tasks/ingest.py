@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import os
+from pathlib import Path
 
 from prefect import task
 from prefect.context import TaskRunContext
@@ -14,7 +15,7 @@ from provenance import module_version
 from storage import manifest as archive_manifest
 from storage.frames import FrameDecodeError, FrameSpec
 from storage.groundtruth import GroundTruthError
-from storage.ingest import IngestOutcome, ingest_sequence
+from storage.ingest import IngestOutcome, current_sequences, ingest_sequence
 from storage.store import SequenceStore
 from storage.tracks import NoWalkerFound, TrackSpec, ingest_tracks
 from tasks.caching import task_code
@@ -54,6 +55,15 @@ def source_fingerprint_key(context: TaskRunContext, parameters: dict) -> str:
 def fingerprint_sources(entries: list[archive_manifest.SequenceEntry]) -> list[str]:
     """SHA-256 of each source's bytes; unchanged files are not read again (declared cache)."""
     return [archive_manifest.fingerprint(entry) for entry in entries]
+
+
+@task(name="find-current-sequences", **IO_RETRIES)
+def find_current(store: str, entries: list[archive_manifest.SequenceEntry], spec: FrameSpec) -> list[str]:
+    """Ids of the entries (content hashes set) that the store already holds current, from one
+    listing of the store; an absent store holds none."""
+    if not (Path(store) / "zarr.json").is_file():
+        return []
+    return sorted(current_sequences(SequenceStore(store).all_sequence_attrs(), entries, spec))
 
 
 @task(name="ingest-sequences", **IO_RETRIES)

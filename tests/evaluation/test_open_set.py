@@ -7,7 +7,8 @@ import pytest
 
 from evaluation.classifiers import SubjectScores
 from evaluation.open_set import (
-    UNKNOWN, gallery_threshold, identify, identify_probes, leave_out_scores, threshold_at_far,
+    UNKNOWN, OpenSetAnswer, gallery_threshold, identify, identify_probes, leave_out_scores, open_set_rates,
+    threshold_at_far,
 )
 
 
@@ -70,3 +71,20 @@ def test_identify_names_known_probes_and_calls_strangers_unknown():
         answer = identify_probes(classifier, vectors, subjects, probes, threshold)
         assert answer.identity.tolist() == ["p0", "p3", UNKNOWN], classifier
         assert np.allclose(answer.score, per_person.min(axis=1))
+
+
+def test_open_set_rates_count_strangers_named_and_known_people_named_right():
+    best = np.array(["a", "b", "a", "b", "a", "b"])
+    named = np.array([True, False, True, True, False, True])
+    answer = OpenSetAnswer(best, np.zeros(6), np.where(named, best, UNKNOWN))
+    truth = np.array(["a", "b", "b", "x", "y", "y"])  # x and y were never enrolled
+    rates = open_set_rates(answer, truth, np.array(["a", "b"]))
+    # known probes 0-2: 0 named right, 1 unknown, 2 named a (wrong); best right for 0 and 1
+    assert rates.detection_identification_rate == pytest.approx(1 / 3)
+    assert rates.rank1 == pytest.approx(2 / 3)
+    # strangers 3-5: 3 named b, 4 unknown, 5 named b
+    assert rates.false_accept_rate == pytest.approx(2 / 3)
+    assert (rates.genuine_probes, rates.impostor_probes) == (3, 3)
+    with pytest.raises(ValueError, match="2 probe subjects for 6 answers"):
+        open_set_rates(answer, truth[:2], np.array(["a"]))
+    assert np.isnan(open_set_rates(answer, np.array(["a"] * 6), np.array(["a"])).false_accept_rate)

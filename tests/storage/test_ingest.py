@@ -5,7 +5,7 @@ import pytest
 
 from storage.frames import FrameDecodeError, FrameSpec
 from storage.groundtruth import GroundTruthError
-from storage.ingest import ingest_sequence
+from storage.ingest import current_sequences, ingest_sequence, is_current
 from storage.manifest import discover
 from storage.store import SequenceStore
 from tests.videos import (
@@ -54,6 +54,24 @@ def test_current_sequence_is_skipped_and_changed_extraction_is_redone(tmp_path):
     assert ingest_sequence(store, entry, FrameSpec(size=20), layout="casia-b").status == "skipped"
     assert ingest_sequence(store, entry, FrameSpec(size=24), layout="casia-b").status == "stored"
     assert store.open_sequence("003-nm-01-090")["frames"].shape[1] == 24
+
+
+def test_one_listing_settles_what_is_current_as_is_current_does(tmp_path):
+    import dataclasses
+
+    _archive_with_truth(tmp_path)
+    entry = discover(tmp_path, "casia-b").entries[0]
+    store = SequenceStore(tmp_path / "s.zarr", create=True)
+    ingest_sequence(store, entry, FrameSpec(size=20), layout="casia-b")
+    stored = store.all_sequence_attrs()
+    edited = dataclasses.replace(entry, content_hash="0" * 64)
+    unknown = dataclasses.replace(entry, sequence_id="004-nm-01-090")
+    unhashed = dataclasses.replace(entry, content_hash="")
+    for spec in (FrameSpec(size=20), FrameSpec(size=24)):
+        listed = current_sequences(stored, [entry, edited, unknown, unhashed], spec)
+        one_by_one = {e.sequence_id for e in (entry, edited, unknown, unhashed) if is_current(store, e, spec)}
+        assert listed == one_by_one == ({"003-nm-01-090"} if spec.size == 20 else set())
+    assert current_sequences(stored, [edited], FrameSpec(size=20)) == set()
 
 
 def test_ground_truth_shorter_than_the_video_fails_without_touching_the_store(tmp_path):

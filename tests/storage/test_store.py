@@ -205,3 +205,38 @@ def test_a_store_path_that_is_a_file_is_refused_before_anything_is_written(tmp_p
     with pytest.raises(StoreError, match="is a file"):
         SequenceStore(target, create=True)
     assert target.read_text() == "not a folder"
+
+
+def test_listing_an_unchanged_store_reads_no_group_metadata(tmp_path, monkeypatch):
+    import storage.store as store_module
+
+    store = SequenceStore(tmp_path / "s.zarr", create=True)
+    for number in range(3):
+        _write(store, f"00{number}-nm-01-090", number)
+    expected = store.all_sequence_attrs()  # builds the catalogue
+    assert (store.path / "_catalogue.json").is_file()
+
+    def no_reads(folder):
+        raise AssertionError(f"read {folder}/zarr.json")
+
+    monkeypatch.setattr(store_module, "_read_attrs", no_reads)
+    assert SequenceStore.all_sequence_attrs(store) == expected
+    assert store.sequence_ids() == sorted(expected)
+
+
+def test_the_catalogue_follows_replacements_removals_and_survives_a_garbled_cache(tmp_path):
+    import shutil
+
+    store = SequenceStore(tmp_path / "s.zarr", create=True)
+    _write(store, "a", 1)
+    _write(store, "b", 2)
+    assert {k: v["content_hash"] for k, v in store.all_sequence_attrs().items()} == {"a": "1", "b": "2"}
+    _write(store, "a", 3)  # replaced whole: a new folder, a new stamp
+    shutil.rmtree(store.path / "sequences" / "b")
+    _write(store, "c", 4)
+    assert {k: v["content_hash"] for k, v in store.all_sequence_attrs().items()} == {"a": "3", "c": "4"}
+    (store.path / "_catalogue.json").write_text("{not json")
+    assert store.sequence_ids() == ["a", "c"]
+    assert (store.path / "_catalogue.json").read_text().startswith("{\"format\"")  # rewritten
+    (store.path / "sequences" / "half").mkdir()  # a folder without metadata is no sequence
+    assert store.sequence_ids() == ["a", "c"]
