@@ -196,7 +196,7 @@ BENCHMARK_ROWS = Table((
         ("frames_128: bytes on disk per frame*", "frames_299: bytes on disk per frame*"), "{:,.0f} B (.npy)",
         full=False),
     Row("listing the store + deciding what is current, {sequences:,} stored sequences (synthetic index entries): "
-        "with the catalogue (listing alone) / without it", "store_index",
+        "with the catalogue (listing alone) / without it (every group's metadata read, page cache warm)", "store_index",
         "{warm_listing_and_skip_s:.1f} s ({warm_listing_s:.1f} s) / {cold_listing_s:.1f} s",
         ("warm listing + skip decision of 100,000 stored sequences (s)",), "{:g} s"),
     Row("feature stage's own storage work (read frames, write features)", STORAGE,

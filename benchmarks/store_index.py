@@ -82,14 +82,16 @@ def run(quick: bool) -> dict[str, Any]:
 
 
 def _entry(number: int) -> SequenceEntry:
+    """The `number`-th walk of a CASIA-B-shaped archive: 110 walks a person (nm 6, bg 2, cl 2 x 11 views)."""
     subject, rest = divmod(number, 110)
-    condition, index = ("nm", rest % 6 + 1) if rest < 66 else ("bg", rest % 2 + 1) if rest < 88 else ("cl", rest % 2 + 1)
+    condition = "nm" if rest < 66 else "bg" if rest < 88 else "cl"
+    index = rest % 6 + 1 if condition == "nm" else rest % 2 + 1
     view = (rest % 11) * 18
     sequence_id = f"{subject + 1:05d}-{condition}-{index:02d}-{view:03d}-{number:06d}"
     return SequenceEntry(
-        sequence_id=sequence_id, source=f"/archive/video/{sequence_id}.avi", kind="video", subject=f"{subject + 1:05d}",
-        condition=condition, index=index, view=view, session=1, size=350_000 + number, mtime_ns=1_790_000_000_000_000_000,
-        content_hash=f"{number:064x}", sidecar=None,
+        sequence_id=sequence_id, source=f"/archive/video/{sequence_id}.avi", kind="video",
+        subject=f"{subject + 1:05d}", condition=condition, index=index, view=view, session=1,
+        size=350_000 + number, mtime_ns=1_790_000_000_000_000_000, content_hash=f"{number:064x}", sidecar=None,
     )
 
 

@@ -35,7 +35,8 @@ def ingest_archive(params: IngestParams) -> IngestReport:
 
 @flow(name="ingest-archive-decode")
 def decode_sequences(params: IngestParams, lease: str, recovered: list[str]) -> IngestReport:
-    """The distributed part: hash and decode bundles of sequences on the Dask cluster."""
+    """The distributed part, on the Dask cluster: hash every source (in bundles), settle the unchanged
+    ones from one listing of the store, decode the rest in bundles."""
     manifest = discover_archive(str(params.archive), params.layout)
     spec = frame_spec(params.frame_size, params.fps, params.crop, params.min_track_frames)
     groups = bundles(manifest.entries, params.sequences_per_task)
