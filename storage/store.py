@@ -328,7 +328,9 @@ class SequenceStore:
         try:
             cached = json.loads(cache_path.read_text())
             known = cached["folders"] if cached.get("format") == _CATALOGUE_FORMAT else {}
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            known = {}
+        if not isinstance(known, dict):
             known = {}
         folders: dict[str, dict] = {}
         changed = False

@@ -235,8 +235,9 @@ def test_the_catalogue_follows_replacements_removals_and_survives_a_garbled_cach
     shutil.rmtree(store.path / "sequences" / "b")
     _write(store, "c", 4)
     assert {k: v["content_hash"] for k, v in store.all_sequence_attrs().items()} == {"a": "3", "c": "4"}
-    (store.path / "_catalogue.json").write_text("{not json")
-    assert store.sequence_ids() == ["a", "c"]
+    for garbage in ("{not json", "[]", '{"format": "gaitflow.catalogue/1", "folders": []}'):
+        (store.path / "_catalogue.json").write_text(garbage)
+        assert store.sequence_ids() == ["a", "c"]
     assert (store.path / "_catalogue.json").read_text().startswith("{\"format\"")  # rewritten
     (store.path / "sequences" / "half").mkdir()  # a folder without metadata is no sequence
     assert store.sequence_ids() == ["a", "c"]
