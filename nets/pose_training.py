@@ -262,7 +262,8 @@ def fit_pose(
     _check_pose_data("training data", frames, joints_xy, visible)
     size = model_input_size(model)
     batches = PoseBatches(frames, joints_xy, visible, size, batch_size=batch_size,
-                          augment=augment, appearance_jitter=appearance_jitter, shuffle=True, frames_per_epoch=frames_per_epoch, seed=seed)
+                          augment=augment, appearance_jitter=appearance_jitter, shuffle=True,
+                          frames_per_epoch=frames_per_epoch, seed=seed)
     validation_batches = None
     if validation is not None:
         _check_pose_data("validation data", *validation)

@@ -194,7 +194,8 @@ def train_pose_model(
     if done < epochs:
         fitted = fit_pose(
             model, train["frames"], train["joints_xy"], train["visible"].astype(np.float32),
-            epochs=epochs - done, batch_size=batch_size, augment=augment, appearance_jitter=appearance_jitter, callbacks=all_callbacks,
+            epochs=epochs - done, batch_size=batch_size, augment=augment, appearance_jitter=appearance_jitter,
+            callbacks=all_callbacks,
             loss=loss.upper(), learning_rate=learning_rate, seed=seed + done,
             # As many steps an epoch as frames_per_sequence promises, on new frames each epoch.
             frames_per_epoch=min(len(train["frames"]), len(fit_ids) * frames_per_sequence),
