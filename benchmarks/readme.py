@@ -240,7 +240,8 @@ ACCURACY_SETUP = Lines(ACCURACY, (
     "(gallery nm-01..04 at one view, probes at every other view, averaged over the gallery views and "
     "then the probe views); TUM-GAID-like, the session's gallery. Chance is 1 / gallery identities.",
     "- CASIA-B-like archive: {casia_subjects} people, views {casia_views}, {frames_per_walk}-frame walks at "
-    "{size_px} px; the first {casia_train_subjects} people train the pose network and GaitNN, the other "
+    "{size_px} px, people {spread:g}x as different as the walker's default (`spread`; every archive here, the "
+    "noise columns marked spread 1 excepted); the first {casia_train_subjects} people train the pose network and GaitNN, the other "
     "{casia_test_subjects} are tested (chance {casia_std_chance:.2%}). The pose network's best validation "
     "joint distance: {casia_pose_best_val_joint_distance_px:.1f} px.",
     "- Stage times of that run (a stage of a few seconds re-used what an earlier run of the same code had "
@@ -277,8 +278,10 @@ ACCURACY_TARGETS = Table((
         ("pose PCK@0.1 of body height, people never trained on", "pose PCK@0.1, legs"), "{:.0%}"),
     Row("pose PCK@0.1 on walkers drawn in a style pose training never saw", ACCURACY,
         "{pose_style_shift_pck_0p1:.1%}", ("pose PCK@0.1, style never trained on",), "{:.0%}"),
-    Row("pose: mean joint error / left-right swap rate / jitter (shares of body height; swaps: of frames)", ACCURACY,
-        "{pose_mean_error:.3f} / {pose_swap_rate:.1%} / {pose_jitter:.3f}", note="(for reference)"),
+    Row("pose: mean joint error / left-right swap rate / jitter (shares of body height; swaps: of frames) / "
+        "knee and ankle pairs both put on one limb", ACCURACY,
+        "{pose_mean_error:.3f} / {pose_swap_rate:.1%} / {pose_jitter:.3f} / {pose_collapse_rate:.0%}",
+        note="(for reference)"),
     Row("identity retained: joint baseline on predicted over ground-truth joints, mean of nm, bg, cl", ACCURACY,
         "{pose_identity_retained:.2f}", note="(for reference)"),
 ))
@@ -303,7 +306,8 @@ DIFFICULTY_GRID = Grid(
 NOISE_GRID = Grid(
     ACCURACY, "joint noise (share of body height)",
     (("0", "0"), ("0.01", "0p01"), ("0.02", "0p02"), ("0.05", "0p05"), ("0.1", "0p1")),
-    (("independent per frame", "independent"), ("temporally smooth", "smooth")),
+    (("independent per frame", "independent"), ("temporally smooth", "smooth"),
+     ("independent, spread 1", "spread1_independent"), ("smooth, spread 1", "spread1_smooth")),
     "{noise_<column>_<row>:.1%}",
 )
 

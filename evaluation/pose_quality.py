@@ -18,6 +18,11 @@ Figures (all pooled over every sequence, so a longer sequence weighs more):
     motion (a swinging foot accelerates a lot) cancels, and so does any constant or linearly
     drifting bias, leaving only frame-to-frame noise the truth does not have. For white noise of
     standard deviation s per coordinate (in body heights) it is s * sqrt(3 * pi) ~= 3.07 s.
+  collapse rate: share of knee and ankle pairs, over frames where the truth holds the two more
+    than 2 x `DEFAULT_COLLAPSE_DISTANCE` apart (both visible), that the prediction puts within
+    `DEFAULT_COLLAPSE_DISTANCE` of each other: both joints on one limb (`limb_collapses`). A
+    network that cannot tell a person's left leg from the right paints both feet on both maps,
+    and each map's maximum then finds the same foot; the swap rate cannot see this.
 """
 
 from __future__ import annotations
@@ -53,6 +58,8 @@ LEFT_LEG: tuple[int, ...] = (L_HIP, L_KNEE, L_ANKLE)
 
 DEFAULT_PCK_THRESHOLDS: tuple[float, ...] = (0.1, 0.2)
 DEFAULT_SWAP_MARGIN = 0.05
+DEFAULT_COLLAPSE_DISTANCE = 0.05
+LIMB_PAIRS: tuple[tuple[int, int], ...] = ((R_KNEE, L_KNEE), (R_ANKLE, L_ANKLE))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +84,8 @@ class PoseQuality:
       swap_frames_evaluated: frames with at least one left/right leg pair visible on both sides.
       jitter_samples: joint triples that went into `jitter`.
       swap_margin: the margin a swap had to win by (mean leg-joint error, body heights).
+      collapse_rate: collapsed knee and ankle pairs / pairs evaluated (`limb_collapses`).
+      collapse_pairs_evaluated: pair-frames whose truth holds the two joints apart.
     """
 
     mean_error: float
@@ -93,6 +102,8 @@ class PoseQuality:
     swap_frames_evaluated: int
     jitter_samples: int
     swap_margin: float
+    collapse_rate: float = math.nan
+    collapse_pairs_evaluated: int = 0
 
     def __post_init__(self) -> None:
         freeze = types.MappingProxyType
@@ -105,10 +116,10 @@ class PoseQuality:
         }))
         object.__setattr__(self, "joints_evaluated_by_group",
                            freeze({g: int(n) for g, n in self.joints_evaluated_by_group.items()}))
-        for name in ("mean_error", "swap_rate", "jitter", "swap_margin"):
+        for name in ("mean_error", "swap_rate", "jitter", "swap_margin", "collapse_rate"):
             object.__setattr__(self, name, float(getattr(self, name)))
         for name in ("sequences", "frames", "joints_evaluated", "swap_frames",
-                     "swap_frames_evaluated", "jitter_samples"):
+                     "swap_frames_evaluated", "jitter_samples", "collapse_pairs_evaluated"):
             object.__setattr__(self, name, int(getattr(self, name)))
 
     def to_dict(self) -> dict[str, Any]:
@@ -118,7 +129,7 @@ class PoseQuality:
         "pck_0.2"), "<group>/mean_error", "<group>/pck_<a>", "<group>/joints_evaluated" per
         group of `JOINT_GROUPS`, "swap_rate", "jitter", "sequences", "frames",
         "joints_evaluated", "swap_frames", "swap_frames_evaluated", "jitter_samples",
-        "swap_margin". The names are valid MLflow metric names.
+        "swap_margin", "collapse_rate", "collapse_pairs_evaluated". The names are valid MLflow metric names.
         """
         data: dict[str, Any] = {"mean_error": _finite_or_none(self.mean_error)}
         for a, share in self.pck.items():
@@ -134,6 +145,8 @@ class PoseQuality:
                      "swap_frames_evaluated", "jitter_samples"):
             data[name] = getattr(self, name)
         data["swap_margin"] = self.swap_margin
+        data["collapse_rate"] = _finite_or_none(self.collapse_rate)
+        data["collapse_pairs_evaluated"] = self.collapse_pairs_evaluated
         return data
 
 
@@ -230,6 +243,40 @@ def leg_swap_frames(
     return evaluated & (exchanged_error < direct_error - margin), evaluated
 
 
+def limb_collapses(
+    predicted: np.ndarray,
+    truth: np.ndarray,
+    visible: np.ndarray,
+    heights: np.ndarray,
+    *,
+    distance: float = DEFAULT_COLLAPSE_DISTANCE,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Knee and ankle pairs the prediction puts on one limb while the truth holds them apart.
+
+    Args:
+      predicted, truth: (T, 16, 2) float, pixels.
+      visible: (T, 16) bool, the truth's visibility.
+      heights: (T,) float, body height per frame in pixels.
+      distance: in body heights: a pair is collapsed when its predicted joints lie within
+        `distance` of each other; it is evaluated when both are visible and its true joints
+        lie more than twice that apart.
+
+    Returns:
+      (collapsed, evaluated): (T, len(LIMB_PAIRS)) bool each; `collapsed` only where evaluated.
+    """
+    if distance <= 0:
+        raise ValueError(f"distance must be positive, got {distance}")
+    right, left = [r for r, _ in LIMB_PAIRS], [l for _, l in LIMB_PAIRS]
+    visible = np.asarray(visible) != 0
+    both = visible[:, right] & visible[:, left]
+    predicted, truth = np.asarray(predicted, dtype=np.float64), np.asarray(truth, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        true_gap = np.linalg.norm(truth[:, right] - truth[:, left], axis=-1) / heights[:, None]
+        predicted_gap = np.linalg.norm(predicted[:, right] - predicted[:, left], axis=-1) / heights[:, None]
+        evaluated = both & (np.where(both, true_gap, 0.0) > 2.0 * distance)
+        return evaluated & (np.where(evaluated, predicted_gap, np.inf) <= distance), evaluated
+
+
 def pose_quality(
     predicted: np.ndarray | Sequence[np.ndarray],
     truth: np.ndarray | Sequence[np.ndarray],
@@ -277,6 +324,7 @@ def pose_quality(
         raise ValueError("no sequence to evaluate")
 
     errors, visibles, swapped, swap_evaluated, accelerations = [], [], [], [], []
+    collapsed, collapse_evaluated = [], []
     for i, (p, g, v) in enumerate(zip(predicted_seqs, truth_seqs, visible_seqs)):
         p = np.asarray(p, dtype=np.float64)
         g = np.asarray(g, dtype=np.float64)
@@ -300,6 +348,9 @@ def pose_quality(
         swapped.append(frame_swapped)
         swap_evaluated.append(frame_evaluated)
         accelerations.append(_error_accelerations(error_xy, v, heights))
+        pair_collapsed, pair_evaluated = limb_collapses(p, g, v, heights)
+        collapsed.append(pair_collapsed)
+        collapse_evaluated.append(pair_evaluated)
 
     error = np.concatenate(errors)  # (sum T_i, 16), body heights
     visible_all = np.concatenate(visibles)
@@ -319,6 +370,7 @@ def pose_quality(
     swapped_all = np.concatenate(swapped)
     swap_frames_evaluated = int(np.concatenate(swap_evaluated).sum())
     jitter_samples = np.concatenate(accelerations)
+    collapses, collapse_pairs = int(np.concatenate(collapsed).sum()), int(np.concatenate(collapse_evaluated).sum())
     return PoseQuality(
         mean_error=mean_error,
         pck=pck,
@@ -335,6 +387,8 @@ def pose_quality(
         swap_frames_evaluated=swap_frames_evaluated,
         jitter_samples=int(jitter_samples.size),
         swap_margin=swap_margin,
+        collapse_rate=collapses / collapse_pairs if collapse_pairs else math.nan,
+        collapse_pairs_evaluated=collapse_pairs,
     )
 
 

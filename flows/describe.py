@@ -27,22 +27,25 @@ def describe(params: DescribeParams) -> dict:
         features_tag = params.features or read_record(model_path).get("features")
         if not features_tag:
             raise ValueError(f"{model_path}: the model does not record which pose features it reads; pass features")
-        runner = dask_task_runner(params.compute)
-        report = describe_all.with_options(task_runner=runner)(params, model_path, tag, features_tag, lease)
+        report = describe_all(params, model_path, tag, features_tag, lease)
         report.update(seconds=round(time.perf_counter() - started, 3), mlflow_run_id=run_id)
         log_run_metrics(params.tracking, run_id, {"described": report["described"], "failed": len(report["failed"])})
     return report
 
 
-@flow(name="describe-compute")
 def describe_all(params: DescribeParams, model_path: str, tag: str, features_tag: str, lease: str) -> dict:
+    """The sequences lacking this model's vectors, in bundles on the Dask cluster (started only when
+    there are some)."""
     pending = pending_sequences(str(params.store), DESCRIPTORS_STAGE, tag)
     groups = bundles(pending, params.sequences_per_task)
-    futures = [
-        describe_task.submit(str(params.store), lease, group, model_path, tag, features_tag, params.compute.threads_per_worker)
-        for group in groups
-    ]
-    results, failures = gather(futures, "describe")
+    results, failures = [], []
+    if groups:
+        with dask_task_runner(params.compute) as runner:
+            futures = [runner.submit(describe_task, dict(
+                store=str(params.store), lease=lease, sequence_ids=group, model_path=model_path, model_tag=tag,
+                features_tag=features_tag, threads=params.compute.threads_per_worker,
+            )) for group in groups]
+            results, failures = gather(futures, "describe")
     failed = [{"ids": groups[number], "reason": reason} for number, reason in failures]
     failed += [{"ids": [i], "reason": reason} for result in results if result for i, reason in result["failed"].items()]
     return {

@@ -7,7 +7,6 @@ import time
 
 import dask
 from prefect import flow
-from prefect.context import FlowRunContext
 
 from flows.common import bundles, gather, store_writer, tracked_run
 from flows.compute import dask_task_runner
@@ -27,8 +26,7 @@ def extract_features(params: ExtractFeaturesParams) -> dict:
     with tracked_run(params.tracking, "extract-features", params) as run_id, \
             store_writer(params.store) as (lease, _):
         model_path, tag = resolve_model(params.pose_model, params.tracking, str(params.store / "models" / "downloaded"))
-        runner = dask_task_runner(params.compute, gpu=params.options.device == "gpu")
-        report = compute_features.with_options(task_runner=runner)(params, model_path, tag, lease)
+        report = compute_features(params, model_path, tag, lease)
         seconds = time.perf_counter() - started
         report.update(seconds=round(seconds, 3), mlflow_run_id=run_id)
         log_run_metrics(params.tracking, run_id, {
@@ -39,21 +37,26 @@ def extract_features(params: ExtractFeaturesParams) -> dict:
     return report
 
 
-@flow(name="extract-features-compute")
 def compute_features(params: ExtractFeaturesParams, model_path: str, tag: str, lease: str) -> dict:
+    """The sequences lacking this model's features, in bundles on the Dask cluster (started only
+    when there are some)."""
     pending = pending_sequences(str(params.store), FEATURES_STAGE, tag)
     groups = bundles(pending, params.options.sequences_per_task)
-    annotation = dask.annotate(resources={"GPU": 1}) if params.options.device == "gpu" else contextlib.nullcontext()
-    # Someone watching sees frames go by (a long video is one task for minutes), not tasks.
-    frames = frame_count(str(params.store), pending) if progress.current_reporter() and pending else 0
-    client = getattr(FlowRunContext.get().task_runner, "client", None) if frames else None
-    with progress.forwarded_worker_events(client, FEATURE_FRAMES_TOPIC, "features (frames)", frames), annotation:
-        futures = [
-            extract_features_task.submit(str(params.store), lease, group, model_path, tag, params.options,
-                                         params.compute.threads_per_worker)
-            for group in groups
-        ]
-        results, failures = gather(futures, "features" if client is None else None)
+    results, failures = [], []
+    if groups:
+        gpu = params.options.device == "gpu"
+        annotation = dask.annotate(resources={"GPU": 1}) if gpu else contextlib.nullcontext()
+        # Someone watching sees frames go by (a long video is one task for minutes), not tasks.
+        frames = frame_count(str(params.store), pending) if progress.current_reporter() else 0
+        with dask_task_runner(params.compute, gpu=gpu) as runner:
+            client = runner.client if frames else None
+            with progress.forwarded_worker_events(client, FEATURE_FRAMES_TOPIC, "features (frames)", frames), \
+                    annotation:
+                futures = [runner.submit(extract_features_task, dict(
+                    store=str(params.store), lease=lease, sequence_ids=group, model_path=model_path, model_tag=tag,
+                    options=params.options, threads=params.compute.threads_per_worker,
+                )) for group in groups]
+                results, failures = gather(futures, "features" if client is None else None)
     done = {k: v for result in results if result for k, v in result["done"].items()}
     failed = [{"ids": groups[number], "reason": reason} for number, reason in failures]
     failed += [{"ids": [i], "reason": reason} for result in results if result for i, reason in result["failed"].items()]

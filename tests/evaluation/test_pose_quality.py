@@ -318,6 +318,38 @@ def test_groups_cover_every_joint_once():
     assert JOINT_GROUPS["arms"] == (10, 11, 12, 13, 14, 15)
 
 
+# --- limbs collapsed onto one ----------------------------------------------------------------
+
+def test_both_ankles_on_one_foot_in_half_the_frames_collapse_a_quarter_of_the_pairs():
+    truth, _ = walking_figure(40)
+    predicted = truth.copy()
+    predicted[::2, 5] = truth[::2, 0]  # the left ankle painted on the right foot
+    quality = pose_quality(predicted, truth, all_visible(40))
+    assert quality.collapse_pairs_evaluated == 80  # knees and ankles, every frame
+    assert quality.collapse_rate == 0.25
+    assert quality.to_dict()["collapse_rate"] == 0.25
+
+
+def test_noise_and_swaps_are_not_collapses():
+    truth, heights = walking_figure(40)
+    noise = np.random.default_rng(2).normal(0.0, 0.01, truth.shape) * heights[:, None, None]
+    assert pose_quality(truth + noise, truth, all_visible(40)).collapse_rate == 0.0
+    assert pose_quality(swap_legs(truth), truth, all_visible(40)).collapse_rate == 0.0
+
+
+def test_collapses_are_judged_where_the_truth_holds_the_pair_apart_and_visible():
+    truth, _ = walking_figure(10)
+    truth[:4, 5] = truth[:4, 0] + 1.0  # true ankles together in frames 0-3: nothing to judge
+    visible = all_visible(10)
+    visible[4:6, 4] = False  # the left knee hidden in frames 4-5
+    predicted = truth.copy()
+    predicted[:, 5] = truth[:, 0]
+    predicted[:, 4] = truth[:, 1]
+    quality = pose_quality(predicted, truth, visible)
+    assert quality.collapse_pairs_evaluated == 6 + 8
+    assert quality.collapse_rate == 1.0
+
+
 # --- the result and the inputs -----------------------------------------------------------------
 
 def test_to_dict_is_flat_json_with_the_documented_keys():
@@ -327,7 +359,7 @@ def test_to_dict_is_flat_json_with_the_documented_keys():
     json.dumps(data)
     expected = {"mean_error", "pck_0.1", "pck_0.2", "swap_rate", "jitter", "sequences", "frames",
                 "joints_evaluated", "swap_frames", "swap_frames_evaluated", "jitter_samples",
-                "swap_margin"}
+                "swap_margin", "collapse_rate", "collapse_pairs_evaluated"}
     for group in JOINT_GROUPS:
         expected |= {f"{group}/mean_error", f"{group}/pck_0.1", f"{group}/pck_0.2",
                      f"{group}/joints_evaluated"}
