@@ -11,7 +11,7 @@ from prefect.futures import PrefectFuture, as_completed
 
 from tracking import progress
 from params import Params, TrackingParams
-from tasks.tracking import close_tracking_run, open_tracking_run
+from tracking.flow_runs import close_tracking_run, open_tracking_run
 
 Item = TypeVar("Item")
 

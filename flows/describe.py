@@ -13,7 +13,7 @@ from stages.descriptors import DESCRIPTORS_STAGE
 from stages.models import read_record
 from tasks.inference import describe_task, pending_sequences
 from tasks.models import resolve_model
-from tasks.tracking import log_run_metrics
+from tracking.flow_runs import log_run_metrics
 
 
 @flow(name="describe")

@@ -10,7 +10,7 @@ from evaluation.report import ProtocolReport
 from flows.common import tracked_run
 from params import EvaluateParams, keyword_parameters
 from tasks.evaluate import choose_split, evaluate_protocol, load_descriptors, write_report_files
-from tasks.tracking import log_run_artifacts, log_run_metrics
+from tracking.flow_runs import log_run_artifacts, log_run_metrics
 
 
 @flow(name="evaluate")

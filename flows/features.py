@@ -15,7 +15,7 @@ from stages.features import FEATURES_STAGE
 from tasks.inference import FEATURE_FRAMES_TOPIC, extract_features_task, frame_count, pending_sequences
 from tracking import progress
 from tasks.models import resolve_model
-from tasks.tracking import log_run_metrics
+from tracking.flow_runs import log_run_metrics
 
 
 @flow(name="extract-features")

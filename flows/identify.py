@@ -30,7 +30,7 @@ from tasks.identify import (
 from tasks.ingest import ingest_bundle
 from tasks.models import resolve_model
 from tasks.pipeline import pose_input_size
-from tasks.tracking import log_run_artifacts, log_run_document, log_run_metrics
+from tracking.flow_runs import log_run_artifacts, log_run_document, log_run_metrics
 
 CHUNK_FRAMES = 16
 

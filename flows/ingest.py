@@ -16,7 +16,7 @@ from storage.frames import FrameSpec
 from storage.ingest import IngestOutcome
 from storage.tracks import TrackSpec
 from tasks.ingest import discover_archive, find_current, fingerprint_sources, ingest_bundle
-from tasks.tracking import log_run_document, log_run_metrics
+from tracking.flow_runs import log_run_document, log_run_metrics
 
 
 # Hashing reads files, and hashlib releases the GIL while it digests them: a few threads of the

@@ -22,7 +22,7 @@ from flows.synthesize import synthesize_archive
 from flows.training import train_gait, train_pose
 from params import PipelineParams, keyword_parameters
 from tasks.pipeline import pose_input_size, store_has_groundtruth
-from tasks.tracking import log_run_document, log_run_metrics
+from tracking.flow_runs import log_run_document, log_run_metrics
 
 
 @flow(name="run-pipeline")

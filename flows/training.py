@@ -13,7 +13,7 @@ from prefect import flow
 from flows.common import tracked_run
 from params import TrainGaitParams, TrainPoseParams, keyword_parameters
 from tasks.models import resolve_model
-from tasks.tracking import log_run_metrics
+from tracking.flow_runs import log_run_metrics
 from tasks.training import log_model, protocol_training_people, train_gait_task, train_pose_task
 
 

@@ -15,6 +15,7 @@ API:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 from pathlib import Path
@@ -89,8 +90,6 @@ def module_version(*modules: str) -> str:
 
 def _import_closure(modules) -> dict[str, Path]:
     """{module name: source file} of `modules` and every project module they import."""
-    import ast
-
     found: dict[str, Path] = {}
     pending = [*modules]
     while pending:
@@ -104,17 +103,31 @@ def _import_closure(modules) -> dict[str, Path]:
         parts = name.split(".")
         pending.extend(".".join(parts[:end]) for end in range(1, len(parts)))  # its packages' __init__
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
-            if isinstance(node, ast.Import):
-                pending.extend(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    base = ".".join([*anchor, base] if base else anchor)
-                pending.append(base)
-                pending.extend(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+        stat = path.stat()
+        pending.extend(_imported_names(str(path), stat.st_mtime_ns, stat.st_size, package))
     return found
+
+
+@functools.lru_cache(maxsize=None)
+def _imported_names(path: str, mtime_ns: int, size: int, package: str) -> tuple[str, ...]:
+    """The modules (and module-like attributes) a source file imports, resolved against `package`.
+
+    Parsing is most of a version's cost; the file's modification time and size are in the key,
+    so an edited file is parsed again."""
+    import ast
+
+    names: list[str] = []
+    for node in ast.walk(ast.parse(Path(path).read_bytes(), filename=path)):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            names.append(base)
+            names.extend(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+    return tuple(names)
 
 
 def _module_file(name: str) -> Path | None:
