@@ -68,3 +68,17 @@ def test_a_code_change_recomputes_exactly_what_that_code_made(tmp_path):
     assert after_metric_fix["outcomes"] == ["skipped"]
     assert after_metric_fix["evaluation"] != first["evaluation"]
     assert after_metric_fix["pose_training"] == first["pose_training"]
+
+
+def test_a_file_edited_in_the_same_process_is_parsed_again(tmp_path):
+    from provenance import _imported_names
+
+    source = tmp_path / "module.py"
+    source.write_text("import storage.store\n")
+    stat = source.stat()
+    assert _imported_names(str(source), stat.st_mtime_ns, stat.st_size, "flows") == ("storage.store",)
+    source.write_text("from . import common\nfrom nets.layers import ScaledResidual\n")
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    stat = source.stat()
+    assert _imported_names(str(source), stat.st_mtime_ns, stat.st_size, "flows") == (
+        "flows", "flows.common", "nets.layers", "nets.layers.ScaledResidual")
