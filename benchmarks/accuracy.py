@@ -319,23 +319,26 @@ def _experiment(tag: str, root: Path, settings, *, layout: str, subjects: int, v
     if tag == "casia":
         figures.update(_identity_retained(figures))
         test_people = sorted({r["subject"] for r in records} - set(train_ids))
-        figures.update(_open_set_figures(tag, store, summary["describe"]["gait_model"], test_people))
+        training_walks = [i for i, record in zip(ids, records) if record["subject"] in set(train_ids)]
+        figures.update(_open_set_figures(tag, store, summary["describe"]["gait_model"], test_people, training_walks))
     return {"figures": figures, "pose_model": pose_model or summary["pose_training"]["model_path"]}
 
 
-def _open_set_figures(tag: str, store, gait_model: str, test_people: Sequence[str], far: float = OPEN_SET_FAR,
-                      classifier: str = "svm") -> dict[str, Any]:
+def _open_set_figures(tag: str, store, gait_model: str, test_people: Sequence[str], training_walks: Sequence[str],
+                      far: float = OPEN_SET_FAR, classifier: str = "svm") -> dict[str, Any]:
     """Open-set identification as `gaitflow identify` does it, on the test people: the first half
-    enrol their nm-01..04 walks (every view) into a gallery, whose own verification ROC sets the
-    threshold at false-accept rate `far`; every other walk of every test person is a probe. The
+    enrol their nm-01..04 walks (every view) into a gallery; the training people's walks, scored
+    against it as strangers, set the threshold at false-accept rate `far` (the gallery's own
+    attempts where there are too few); every other walk of every test person is a probe. The
     second half were never enrolled, so any name they get is a false accept.
 
-    Figures `<tag>_open_set_<name>`: far_target, far_calibration (on the gallery's own attempts),
+    Figures `<tag>_open_set_<name>`: far_target, far_calibration (on the calibration attempts),
+    calibration_attempts (how many) and calibration_strangers (1 when strangers set it),
     far_measured (on the people not enrolled), far_bound (the largest measured rate consistent
     with `far` at about 95 %, given the number of those probes), dir (enrolled probes named
     correctly), rank1 (enrolled probes whose best match is right, threshold ignored), and counts.
     """
-    from evaluation.open_set import gallery_threshold, identify_probes, open_set_rates
+    from evaluation.open_set import calibrated_threshold, identify_probes, open_set_rates
     from stages.identification import stored_vectors
 
     enrolled = list(test_people[: len(test_people) // 2])
@@ -348,13 +351,16 @@ def _open_set_figures(tag: str, store, gait_model: str, test_people: Sequence[st
     gallery_ids, gallery, _ = stored_vectors(store, sorted(in_gallery), gait_model)
     probe_ids, probes, _ = stored_vectors(store, [i for i in walks if i not in in_gallery], gait_model)
     gallery_subjects = np.array([attrs[i]["subject"] for i in gallery_ids])
-    threshold = gallery_threshold(gallery, gallery_subjects, far)
+    _, strangers, _ = stored_vectors(store, list(training_walks), gait_model)
+    threshold = calibrated_threshold(gallery, gallery_subjects, far, strangers)
     answer = identify_probes(classifier, gallery, gallery_subjects, probes, threshold)
     rates = open_set_rates(answer, np.array([attrs[i]["subject"] for i in probe_ids]), np.array(enrolled))
     bound = far + 2.0 * float(np.sqrt(far * (1.0 - far) / max(rates.impostor_probes, 1)))
     prefix = f"{tag}_open_set"
     return {
         f"{prefix}_far_target": far, f"{prefix}_far_calibration": _rounded(threshold.far),
+        f"{prefix}_calibration_attempts": threshold.impostors,
+        f"{prefix}_calibration_strangers": int(threshold.calibration == "strangers"),
         f"{prefix}_far_measured": _rounded(rates.false_accept_rate), f"{prefix}_far_bound": _rounded(bound),
         f"{prefix}_dir": _rounded(rates.detection_identification_rate), f"{prefix}_rank1": _rounded(rates.rank1),
         f"{prefix}_enrolled_people": len(enrolled), f"{prefix}_other_people": len(test_people) - len(enrolled),

@@ -138,7 +138,8 @@ BENCHMARK_ROWS = Table((
     Row("the same baseline, nm rank-1 same view (gallery and probes at one view)", SYNTH,
         "{gt_rank1_same_nm:.1%}", ("baseline rank-1 nm same-view",), "{:.0%}"),
     Row("open-set identification (`gaitflow identify`'s rule), CASIA-like test people: "
-        "{casia_open_set_enrolled_people} enrolled from nm-01..04, {casia_open_set_other_people} never enrolled; "
+        "{casia_open_set_enrolled_people} enrolled from nm-01..04, {casia_open_set_other_people} never enrolled, "
+        "threshold set on {casia_open_set_calibration_attempts} walks of the training people as strangers; "
         "never-enrolled walks given a name at a stated {casia_open_set_far_target:.0%} / enrolled walks named "
         "correctly (their closed-set rank-1)", ACCURACY,
         "{casia_open_set_far_measured:.1%} / {casia_open_set_dir:.1%} ({casia_open_set_rank1:.1%})",

@@ -1,11 +1,15 @@
 """Open-set identification: name a probe only when its best match is good enough, else "unknown".
 
-A gallery knows some people; footage shows anyone. The decision threshold comes from the
-verification ROC of the gallery's own people: each gallery walk is scored against the rest of
-the gallery as a probe twice, once with only that walk left out (its own person's score: a
-genuine attempt) and once with every walk of its person left out (its best score is then an
-impostor's: what a person the gallery does not know would get). The threshold is the least
-strict one at which at most `far` of those impostor attempts would be accepted.
+A gallery knows some people; footage shows anyone. The decision threshold is the least strict
+one at which at most `far` of a set of impostor attempts would be accepted. Where labelled walks
+of people the gallery does not know are at hand (the gait model's training people), each is
+scored against the gallery as a stranger would be: those are the impostor attempts
+(`calibrated_threshold`). Otherwise they come from the gallery's own people: each gallery walk is
+scored against the gallery with every walk of its person left out (`gallery_threshold`). That
+gives only as many attempts as the gallery has walks, and a gallery's few people sit further
+apart than strangers do on average, so it under-states the rate at which strangers are named.
+Genuine attempts (for the true-accept rate) are always the gallery's walks against the rest of
+the gallery with only that walk left out.
 
 The decision is made on distances: a probe's score is its Euclidean distance to the nearest
 enrolled walk of the person it is matched to. The nearest neighbour matches it to the closest
@@ -39,6 +43,8 @@ class OpenSetThreshold:
       far: impostor attempts accepted at this threshold (share), <= far_target.
       tar: genuine attempts accepted at this threshold (share; NaN without genuine attempts).
       impostors: number of impostor attempts; genuine: number of genuine attempts.
+      calibration: where the impostor attempts came from: "strangers" (labelled walks of people
+        outside the gallery) or "gallery" (the gallery's own people, each left out in turn).
     """
 
     threshold: float
@@ -48,6 +54,7 @@ class OpenSetThreshold:
     tar: float
     impostors: int
     genuine: int
+    calibration: str = "gallery"
 
     def accepts(self, scores: np.ndarray) -> np.ndarray:
         """(n,) bool: which of the scores (n,) pass the threshold."""
@@ -125,9 +132,44 @@ def leave_out_scores(vectors: np.ndarray, subjects: np.ndarray) -> tuple[np.ndar
 
 
 def gallery_threshold(vectors: np.ndarray, subjects: np.ndarray, far: float = 0.01) -> OpenSetThreshold:
-    """The open-set distance threshold of a gallery (G, D) with subjects (G,) at false-accept rate `far`."""
+    """The open-set distance threshold of a gallery (G, D) with subjects (G,) at false-accept rate
+    `far`, from the gallery's own leave-person-out attempts."""
     genuine, impostor = leave_out_scores(vectors, subjects)
     return threshold_at_far(genuine, impostor, far, higher_is_better=False)
+
+
+def stranger_scores(vectors: np.ndarray, strangers: np.ndarray) -> np.ndarray:
+    """(S,) Euclidean distance of each stranger walk (S, D) to its nearest gallery walk (G, D):
+    the score an open-set decision would see for a person the gallery does not know."""
+    vectors = np.asarray(vectors, dtype=np.float64)
+    strangers = np.asarray(strangers, dtype=np.float64)
+    if strangers.ndim != 2 or strangers.shape[1] != vectors.shape[1]:
+        raise ValueError(f"stranger vectors of shape {strangers.shape} do not match the gallery's {vectors.shape}")
+    return pairwise_distances(strangers, vectors, metric="euclidean").min(axis=1)
+
+
+def min_stranger_walks(far: float) -> int:
+    """Fewest stranger walks that can resolve false-accept rate `far`: 1 / far (at least 10)."""
+    return max(10, int(math.ceil(1.0 / far))) if far > 0 else 100
+
+
+def calibrated_threshold(vectors: np.ndarray, subjects: np.ndarray, far: float = 0.01,
+                         strangers: np.ndarray | None = None) -> OpenSetThreshold:
+    """The open-set distance threshold of a gallery (G, D) with subjects (G,) at rate `far`.
+
+    Args:
+      strangers: (S, D) float, walks of labelled people who are not in the gallery, or None. With
+        at least `min_stranger_walks(far)` of them, they are the impostor attempts
+        (calibration "strangers"); with fewer, the gallery's own leave-person-out attempts are
+        (calibration "gallery").
+    Raises:
+      ValueError: fewer than two people in the gallery.
+    """
+    genuine, own_impostor = leave_out_scores(vectors, subjects)
+    if strangers is not None and len(strangers) >= min_stranger_walks(far):
+        result = threshold_at_far(genuine, stranger_scores(vectors, strangers), far, higher_is_better=False)
+        return dataclasses.replace(result, calibration="strangers")
+    return threshold_at_far(genuine, own_impostor, far, higher_is_better=False)
 
 
 @dataclasses.dataclass(frozen=True)

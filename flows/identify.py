@@ -25,7 +25,7 @@ from storage.galleries import GalleryError
 from storage.tracks import TrackSpec
 from tasks.identify import (
     check_gallery_models, contact_sheet, enroll_walks, enrolment_from_store, footage_sources, identify_tracks,
-    load_gallery, longest_tracks, stored_vectors,
+    load_gallery, longest_tracks, stored_vectors, stranger_walks,
 )
 from tasks.ingest import ingest_bundle
 from tasks.models import resolve_model
@@ -127,13 +127,15 @@ def identify_footage(params: IdentifyParams) -> dict:
                                        f"now makes {made}; enroll again")
         ids, vectors, missing = stored_vectors(store, tracks, gallery.gait_model)
         failed += [{"id": i, "reason": reason} for i, reason in missing.items()]
-        rows, threshold = identify_tracks(gallery, store, ids, vectors, params.far, params.classifier)
+        calibration_ids, strangers = stranger_walks(store, gallery)
+        rows, threshold = identify_tracks(gallery, store, ids, vectors, params.far, params.classifier, strangers)
         out = params.out or params.store / "identified" / f"{time.strftime('%Y%m%d-%H%M%S')}-{run_id[:8]}"
         out.mkdir(parents=True, exist_ok=True)
         sheet = contact_sheet(store, rows, str(out / "contact_sheet.png")) if rows else None
         summary = {
             "tracks": rows, "threshold": threshold.threshold, "far": threshold.far, "far_target": params.far,
-            "tar": threshold.as_dict()["tar"], "classifier": params.classifier, "gallery": params.gallery,
+            "tar": threshold.as_dict()["tar"], "calibration": threshold.calibration,
+            "impostor_attempts": threshold.impostors, "classifier": params.classifier, "gallery": params.gallery,
             "people": gallery.people, "footage": str(params.footage), "sources": len(entries),
             "skipped": short, "failed": failed, "contact_sheet": sheet, "out": str(out),
             "seconds": round(time.perf_counter() - started, 3), "mlflow_run_id": run_id,

@@ -683,6 +683,12 @@ def _run_identify(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_FAILURES if result["failed"] else EXIT_OK
 
 
+_CALIBRATION = {
+    "strangers": "labelled walks of people outside the gallery",
+    "gallery": "the gallery's own people, each left out in turn: too few labelled strangers in the store",
+}
+
+
 def _print_identification(result: dict, settings: Settings) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -692,7 +698,8 @@ def _print_identification(result: dict, settings: Settings) -> None:
     console.print(
         f"gallery {result['gallery']} ({len(result['people'])} people), matched by {result['classifier']}: named "
         f"when the distance to that person's nearest walk is at most {result['threshold']:.4g}, the threshold at "
-        f"false-accept rate {100 * result['far']:.1f} % on the gallery's impostor attempts (asked "
+        f"false-accept rate {100 * result['far']:.1f} % on {result['impostor_attempts']} impostor attempts "
+        f"({_CALIBRATION[result['calibration']]}; asked "
         f"{100 * result['far_target']:.1f} %; the gallery people's own walks pass at {tar})", highlight=False)
     table = Table(title=f"{len(result['tracks'])} walker(s) in {result['footage']}", title_justify="left")
     for column in ("track", "identity", "distance", "frames", "best match"):

@@ -11,7 +11,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from evaluation.open_set import UNKNOWN, OpenSetThreshold, gallery_threshold, identify_probes
+from evaluation.open_set import UNKNOWN, OpenSetThreshold, calibrated_threshold, identify_probes
 from stages.descriptors import DESCRIPTORS_STAGE
 from storage.galleries import Gallery
 from storage.store import SequenceStore
@@ -71,6 +71,24 @@ def enrolment_from_store(store: SequenceStore, gait_model: str, *, subjects: Seq
     return ids, vectors, [subject_of[i] for i in ids], max(sizes)
 
 
+def stranger_walks(store: SequenceStore, gallery: Gallery) -> tuple[list[str], np.ndarray]:
+    """Labelled walks of people the gallery does not know, described by the gallery's gait model:
+    (ids, (n, D) vectors), the impostor attempts of its open-set threshold.
+
+    Labelled means ingested from a labelled layout (CASIA-B, TUM GAID), typically the gait model's
+    training people. Walker tracks and folder videos are left out: their "subject" is the track or
+    file, and the person in them may well be enrolled.
+    """
+    enrolled = set(gallery.people)
+    chosen = sorted(
+        sequence_id for sequence_id, attrs in store.all_sequence_attrs().items()
+        if attrs.get("layout") not in (None, "folder") and "track_source" not in attrs
+        and str(attrs.get("subject")) not in enrolled
+    )
+    ids, vectors, _ = stored_vectors(store, chosen, gallery.gait_model)
+    return ids, vectors
+
+
 def longest_tracks(store: SequenceStore, track_ids: Sequence[str]) -> dict[str, str]:
     """{source id: its longest track among `track_ids`} (the one person a video enrols)."""
     best: dict[str, tuple[int, str]] = {}
@@ -84,18 +102,22 @@ def longest_tracks(store: SequenceStore, track_ids: Sequence[str]) -> dict[str, 
 
 
 def identify_tracks(gallery: Gallery, store: SequenceStore, track_ids: Sequence[str], vectors: np.ndarray, *,
-                    far: float, classifier: str) -> tuple[list[dict], OpenSetThreshold]:
+                    far: float, classifier: str, strangers: np.ndarray | None = None
+                    ) -> tuple[list[dict], OpenSetThreshold]:
     """Open-set answers for tracks (n,) with vectors (n, D) against the gallery.
+
+    `strangers` (S, D): walks of people outside the gallery that set the threshold when there are
+    enough of them (`evaluation.open_set.calibrated_threshold`); see `stranger_walks`.
 
     Returns:
       rows, one per track in order: {"track", "identity" (a person or "unknown"), "best" (the
       person the classifier matched), "score" (the distance to that person's nearest enrolled
       walk), "frames": [first, last] source frames, "source"}; and the distance threshold
-      (chosen from the gallery's own verification ROC at `far`).
+      (chosen at `far` from the strangers' attempts, else the gallery's own).
     Raises:
       ValueError: the gallery has fewer than two people (no impostor attempts to set a threshold).
     """
-    threshold = gallery_threshold(gallery.vectors, gallery.subjects, far)
+    threshold = calibrated_threshold(gallery.vectors, gallery.subjects, far, strangers)
     if len(track_ids) == 0:
         return [], threshold
     answer = identify_probes(classifier, gallery.vectors, gallery.subjects, vectors, threshold)

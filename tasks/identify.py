@@ -59,6 +59,11 @@ def stored_vectors(store: str, sequence_ids: list[str], gait_model: str):
     return identification.stored_vectors(SequenceStore(store), sequence_ids, gait_model)
 
 
+@task(name="stranger-walks", **IO_RETRIES)
+def stranger_walks(store: str, gallery: galleries.Gallery):
+    return identification.stranger_walks(SequenceStore(store), gallery)
+
+
 @task(name="enrolment-from-store", **IO_RETRIES)
 def enrolment_from_store(store: str, gait_model: str, subjects: list[str] | None, sequences: str | None):
     return identification.enrolment_from_store(SequenceStore(store), gait_model, subjects=subjects,
@@ -67,9 +72,9 @@ def enrolment_from_store(store: str, gait_model: str, subjects: list[str] | None
 
 @task(name="identify-tracks")
 def identify_tracks(gallery: galleries.Gallery, store: str, track_ids: list[str], vectors: np.ndarray, far: float,
-                    classifier: str):
+                    classifier: str, strangers: np.ndarray | None = None):
     return identification.identify_tracks(gallery, SequenceStore(store), track_ids, vectors, far=far,
-                                          classifier=classifier)
+                                          classifier=classifier, strangers=strangers)
 
 
 @task(name="contact-sheet", **IO_RETRIES)

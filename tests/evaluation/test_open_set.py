@@ -7,8 +7,8 @@ import pytest
 
 from evaluation.classifiers import SubjectScores
 from evaluation.open_set import (
-    UNKNOWN, OpenSetAnswer, gallery_threshold, identify, identify_probes, leave_out_scores, open_set_rates,
-    threshold_at_far,
+    UNKNOWN, OpenSetAnswer, calibrated_threshold, gallery_threshold, identify, identify_probes, leave_out_scores,
+    min_stranger_walks, open_set_rates, stranger_scores, threshold_at_far,
 )
 
 
@@ -88,3 +88,26 @@ def test_open_set_rates_count_strangers_named_and_known_people_named_right():
     with pytest.raises(ValueError, match="2 probe subjects for 6 answers"):
         open_set_rates(answer, truth[:2], np.array(["a"]))
     assert np.isnan(open_set_rates(answer, np.array(["a"] * 6), np.array(["a"])).false_accept_rate)
+
+
+def test_strangers_set_the_threshold_when_there_are_enough_of_them():
+    vectors, subjects, centres = _clusters(people=3, walks=4, spread=0.05)
+    rng = np.random.default_rng(2)
+    # Strangers walk close to the gallery's people: half of them nearer than any gallery person
+    # is to another, so the gallery's own attempts would set a far more lenient threshold.
+    near = centres[rng.integers(0, 3, 100)] + 0.3 * rng.normal(size=(100, 8))
+    own = calibrated_threshold(vectors, subjects, 0.05, strangers=near[:10])  # too few for 5 %: 20 needed
+    assert own.calibration == "gallery" and own.impostors == len(vectors)
+    assert own == gallery_threshold(vectors, subjects, 0.05)
+    calibrated = calibrated_threshold(vectors, subjects, 0.05, strangers=near)
+    assert calibrated.calibration == "strangers" and calibrated.impostors == 100 and calibrated.far <= 0.05
+    assert calibrated.threshold < own.threshold
+    assert calibrated.accepts(stranger_scores(vectors, near)).mean() <= 0.05
+    assert own.accepts(stranger_scores(vectors, near)).mean() > 0.05
+    assert calibrated.tar == 1.0  # the gallery's own walks still pass
+    with pytest.raises(ValueError, match="do not match"):
+        stranger_scores(vectors, near[:, :4])
+
+
+def test_stranger_walks_needed_resolve_the_rate():
+    assert min_stranger_walks(0.01) == 100 and min_stranger_walks(0.05) == 20 and min_stranger_walks(0.5) == 10
