@@ -19,8 +19,9 @@ class IngestReport(BaseModel):
     """Counts of one ingest run, with every failure and every unmatched file named.
 
     With crop "track", `stored` and `skipped` hold walker sequence ids (`<source>#tNNN`),
-    `too_short` the tracks left out with their length, and `failed` the sources where no walker
-    was found (reason: "... no walker found ...")."""
+    `too_short` the tracks left out with their length, `removed` the tracks of an earlier
+    extraction that a new one did not find, and `failed` the sources where no walker was found
+    (reason: "... no walker found ...")."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -31,6 +32,7 @@ class IngestReport(BaseModel):
     skipped: list[str] = Field(default_factory=list)
     failed: list[FailedItem] = Field(default_factory=list)
     too_short: list[FailedItem] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
     unmatched: list[FailedItem] = Field(default_factory=list)
     recovered: list[str] = Field(default_factory=list)
     frames_stored: int = 0
@@ -40,7 +42,7 @@ class IngestReport(BaseModel):
 
     @classmethod
     def from_outcomes(cls, outcomes: list[IngestOutcome], manifest: ArchiveManifest, recovered: list[str]) -> "IngestReport":
-        by_status = {"stored": [], "skipped": [], "failed": [], "too_short": []}
+        by_status = {"stored": [], "skipped": [], "failed": [], "too_short": [], "removed": []}
         for outcome in sorted(outcomes, key=lambda o: o.sequence_id):
             by_status[outcome.status].append(outcome)
         return cls(
@@ -51,6 +53,7 @@ class IngestReport(BaseModel):
             skipped=[o.sequence_id for o in by_status["skipped"]],
             failed=[FailedItem(id=o.sequence_id, reason=o.reason) for o in by_status["failed"]],
             too_short=[FailedItem(id=o.sequence_id, reason=o.reason) for o in by_status["too_short"]],
+            removed=[o.sequence_id for o in by_status["removed"]],
             unmatched=[FailedItem(id=u.path, reason=u.reason) for u in manifest.unmatched],
             recovered=recovered,
             frames_stored=sum(o.frames for o in by_status["stored"]),
@@ -64,6 +67,7 @@ class IngestReport(BaseModel):
             "skipped": len(self.skipped),
             "failed": len(self.failed),
             "too_short": len(self.too_short),
+            "removed": len(self.removed),
             "unmatched": len(self.unmatched),
             "frames_stored": self.frames_stored,
             "decode_seconds": self.decode_seconds,
@@ -81,6 +85,7 @@ class IngestReport(BaseModel):
             "skipped": len(self.skipped),
             "failed": [item.model_dump() for item in self.failed],
             "too_short": [item.model_dump() for item in self.too_short],
+            "removed": list(self.removed),
             "unmatched": [item.model_dump() for item in self.unmatched],
             "frames_stored": self.frames_stored,
             "seconds": round(self.seconds, 3),

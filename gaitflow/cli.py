@@ -887,6 +887,9 @@ def _print_ingest(summary: dict, settings: Settings) -> None:
         console.print(f"  [red]failed[/] {item['id']}: {item['reason']}", highlight=False)
     for item in summary.get("too_short", []):
         console.print(f"  [yellow]skipped track[/] {item['id']}: {item['reason']}", highlight=False)
+    for sequence_id in summary.get("removed", []):
+        console.print(f"  [yellow]removed track[/] {sequence_id}: an earlier extraction's, not found again",
+                      highlight=False)
     for item in summary["unmatched"]:
         console.print(f"  [yellow]not a sequence[/] {item['id']}: {item['reason']}", highlight=False)
     for action in summary["recovered"]:

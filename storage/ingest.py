@@ -20,7 +20,8 @@ DEFAULT_CHUNK_FRAMES = 16
 
 @dataclasses.dataclass(frozen=True)
 class IngestOutcome:
-    """What happened to one sequence: status "stored", "skipped" or "failed" (with the reason).
+    """What happened to one sequence: status "stored", "skipped" or "failed" (with the reason);
+    walker tracks may also be "too_short" or "removed" (`storage.tracks.ingest_tracks`).
 
     A sequence stored with `allow_partial` that lost frames has status "stored" and the loss in
     `reason` (e.g. "lost 3 of 12 frames (corrupt: 5, 6, 7)").

@@ -262,6 +262,27 @@ class SequenceStore:
             with self._staged(stage_dir / _checked(name)) as group:
                 _write_group(group, attrs, arrays, sequence_id)
 
+    def remove_sequence(self, sequence_id: str) -> bool:
+        """Removes a stored sequence whole, with every stage output; False when none is stored.
+
+        One rename takes the group out of `sequences/` (readers see it whole or not at all), then
+        it is deleted; a crash in between leaves it in `_trash/` without a record, which
+        `recover()` deletes.
+        """
+        destination = self._sequence_dir(sequence_id)
+        with self._locked_for_call():
+            if not destination.is_dir():
+                return False
+            trash = self.path / _TRASH
+            try:
+                trash.mkdir(exist_ok=True)
+                parked = trash / f"{destination.name}.{uuid.uuid4().hex}"
+                os.replace(destination, parked)
+            except OSError as error:
+                raise StoreError(f"{self.path}: cannot remove sequence {sequence_id!r}: {error}") from error
+            shutil.rmtree(parked, ignore_errors=True)
+            return True
+
     def recover(self) -> list[str]:
         """Finishes or undoes swaps a crash cut off and clears stale staging; returns what it did.
 
@@ -281,6 +302,11 @@ class SequenceStore:
             elif parked.exists():
                 shutil.rmtree(parked)
             manifest.unlink()
+        for leftover in sorted(trash.iterdir()) if trash.is_dir() else []:
+            # Parked without a record: removed (`remove_sequence`), or replaced with the swap done.
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+                actions.append(f"finished removing {leftover.name}")
         staging = self.path / _STAGING
         for leftover in sorted(staging.iterdir()) if staging.is_dir() else []:
             shutil.rmtree(leftover, ignore_errors=True)

@@ -35,6 +35,7 @@ from storage.store import ChunkedArray, SequenceStore
 __all__ = ["NoWalkerFound", "TrackSpec", "footage_entries", "ingest_tracks", "source_frames", "tracks_current"]
 
 TOO_SHORT = "too_short"
+REMOVED = "removed"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,8 +136,9 @@ def ingest_tracks(
 ) -> list[IngestOutcome]:
     """Stores one sequence per walker track of `entry` unless they are all stored current.
 
-    Returns one outcome per track: "stored" or "skipped" (already current), and "too_short"
-    (reason: its length) for each track shorter than `spec.min_track_frames`.
+    Returns one outcome per track: "stored" or "skipped" (already current), "too_short"
+    (reason: its length) for each track shorter than `spec.min_track_frames`, and "removed" for
+    each track of an earlier extraction of this source that this one replaced and did not find.
 
     Raises:
       NoWalkerFound: nobody (or nobody for long enough) walks in the footage; one line.
@@ -147,7 +149,7 @@ def ingest_tracks(
     if current is not None:
         any_attrs = next(iter(current.values()))
         outcomes = [IngestOutcome(i, "skipped", "already stored with the same content hash") for i in sorted(current)]
-        return outcomes + _short_outcomes(entry, any_attrs.get("track_skipped", []))
+        return outcomes + _removed_stale(store, entry, outcomes) + _short_outcomes(entry, any_attrs.get("track_skipped", []))
     started = time.perf_counter()
     truth = read_groundtruth(entry.sidecar) if entry.sidecar else None
     fps = truth.fps if truth else source_fps(entry.source, entry.kind, spec.image_fps)
@@ -202,13 +204,22 @@ def ingest_tracks(
         seconds = time.perf_counter() - began + decode_seconds / len(walkers.tracks)
         outcomes.append(IngestOutcome(track.track_id, "stored", "" if lost.complete else lost.summary(),
                                       frames=len(track), seconds=seconds))
-    return outcomes + _short_outcomes(entry, skipped)
+    return outcomes + _removed_stale(store, entry, outcomes) + _short_outcomes(entry, skipped)
 
 
 def source_frames(source: str | os.PathLike, kind: str):
     """Yields (source index, RGB frame (H, W, 3) uint8) of every intact frame of a video
     ("video") or image folder ("images"); damaged frames are passed over."""
     yield from _decode(source, kind, LostFrames(), strict=False)
+
+
+def _removed_stale(store: SequenceStore, entry: SequenceEntry, kept: list[IngestOutcome]) -> list[IngestOutcome]:
+    """Removes the source's stored tracks that are not among `kept`: an earlier extraction (other
+    bytes, settings or code) made them and this one did not, so they would linger as walkers
+    nobody can find in the footage. One "removed" outcome each."""
+    stale = sorted(set(stored_tracks(store, entry.sequence_id)) - {o.sequence_id for o in kept})
+    return [IngestOutcome(i, REMOVED, "an earlier extraction's track that this one did not find")
+            for i in stale if store.remove_sequence(i)]
 
 
 def _short_outcomes(entry: SequenceEntry, skipped: list[dict]) -> list[IngestOutcome]:

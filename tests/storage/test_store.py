@@ -74,6 +74,33 @@ def test_recover_restores_a_version_parked_by_an_interrupted_swap(tmp_path):
     assert any("restored" in a for a in actions) and not any((store.path / "_staging").iterdir())
 
 
+def test_removing_a_sequence_takes_it_whole_and_a_cut_off_removal_is_finished(tmp_path):
+    import os
+
+    store = SequenceStore(tmp_path / "s.zarr", create=True)
+    _write(store, "a", 1)
+    _write(store, "b", 2)
+    store.write_stage("a", "features", "m", {}, {"spatial": ChunkedArray((2,), "float32", (2,), [np.zeros(2, np.float32)])})
+    assert store.remove_sequence("a") and not store.remove_sequence("a")
+    assert store.sequence_ids() == ["b"] and store.sequence_attrs("a") is None
+    assert not store.has_stage("a", "features", "m") and not any((store.path / "_trash").iterdir())
+    # A removal cut off after its rename: the group is parked without a record.
+    os.replace(store.path / "sequences" / "b", store.path / "_trash" / "b.0123")
+    assert store.sequence_ids() == []
+    with store.writer():
+        actions = store.recovered
+    assert actions == ["finished removing b.0123"] and not any((store.path / "_trash").iterdir())
+
+
+def test_removal_needs_the_writer_lock_of_a_live_lease(tmp_path):
+    store = SequenceStore(tmp_path / "s.zarr", create=True)
+    _write(store, "a", 1)
+    stale = SequenceStore(store.path, lease="0" * 32)
+    with pytest.raises(StoreError, match="lease"):
+        stale.remove_sequence("a")
+    assert store.sequence_ids() == ["a"]
+
+
 def test_stage_outputs_live_beside_the_frames(tmp_path):
     store = SequenceStore(tmp_path / "s.zarr", create=True)
     _write(store, "seq", 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -56,6 +58,32 @@ def test_reingest_of_the_same_bytes_is_skipped_and_other_settings_redo_it(tmp_pa
     assert {o.status for o in _ingest(store, path, min_track_frames=21)} == {"stored"}
     assert {o.status for o in _ingest(store, path, min_track_frames=21)} == {"skipped"}
     assert len(stored_tracks(store, "crossing.avi")) == 2
+
+
+def test_tracks_an_earlier_extraction_made_and_a_new_one_did_not_are_removed(tmp_path, two_walkers, monkeypatch):
+    from storage.store import ChunkedArray
+
+    path, _ = two_walkers
+    store = SequenceStore(tmp_path / "s.zarr", create=True)
+    _ingest(store, path, min_track_frames=20)
+    frames = np.zeros((2, 32, 32, 3), np.uint8)
+    store.write_sequence("crossing.avi#t009", {"track_source": "crossing.avi", "subject": "crossing.avi#t009"},
+                         {"frames": ChunkedArray(frames.shape, "uint8", frames.shape, [frames])})
+    store.write_sequence("other.avi#t001", {"track_source": "other.avi", "subject": "other.avi#t001"},
+                         {"frames": ChunkedArray(frames.shape, "uint8", frames.shape, [frames])})
+    outcomes = _ingest(store, path, min_track_frames=20)  # current: skipped, and the stray t009 goes
+    assert [(o.sequence_id, o.status) for o in outcomes] == [
+        ("crossing.avi#t001", "skipped"), ("crossing.avi#t002", "skipped"), ("crossing.avi#t009", "removed")]
+    # A new extraction (other settings) that finds only the first walker.
+    import storage.tracks as tracks
+
+    found = tracks.track_walkers
+    monkeypatch.setattr(tracks, "track_walkers", lambda *a, **k: dataclasses.replace(
+        found(*a, **k), tracks=found(*a, **k).tracks[:1]))
+    outcomes = _ingest(store, path, min_track_frames=21)
+    assert [(o.sequence_id, o.status) for o in outcomes] == [
+        ("crossing.avi#t001", "stored"), ("crossing.avi#t002", "removed")]
+    assert store.sequence_ids() == ["crossing.avi#t001", "other.avi#t001"]
 
 
 def test_short_tracks_are_listed_with_their_length(tmp_path, two_walkers):
