@@ -351,8 +351,9 @@ def _open_set_figures(tag: str, store, gait_model: str, test_people: Sequence[st
     gallery_ids, gallery, _ = stored_vectors(store, sorted(in_gallery), gait_model)
     probe_ids, probes, _ = stored_vectors(store, [i for i in walks if i not in in_gallery], gait_model)
     gallery_subjects = np.array([attrs[i]["subject"] for i in gallery_ids])
-    _, strangers, _ = stored_vectors(store, list(training_walks), gait_model)
-    threshold = calibrated_threshold(gallery, gallery_subjects, far, strangers)
+    stranger_ids, strangers, _ = stored_vectors(store, list(training_walks), gait_model)
+    threshold = calibrated_threshold(gallery, gallery_subjects, far, strangers,
+                                     np.array([attrs[i]["subject"] for i in stranger_ids]))
     answer = identify_probes(classifier, gallery, gallery_subjects, probes, threshold)
     rates = open_set_rates(answer, np.array([attrs[i]["subject"] for i in probe_ids]), np.array(enrolled))
     bound = far + 2.0 * float(np.sqrt(far * (1.0 - far) / max(rates.impostor_probes, 1)))

@@ -44,7 +44,8 @@ class OpenSetThreshold:
       tar: genuine attempts accepted at this threshold (share; NaN without genuine attempts).
       impostors: number of impostor attempts; genuine: number of genuine attempts.
       calibration: where the impostor attempts came from: "strangers" (labelled walks of people
-        outside the gallery) or "gallery" (the gallery's own people, each left out in turn).
+        outside the gallery), "gallery" (the gallery's own people, each left out in turn), or ""
+        (given scores, `threshold_at_far`).
     """
 
     threshold: float
@@ -54,7 +55,7 @@ class OpenSetThreshold:
     tar: float
     impostors: int
     genuine: int
-    calibration: str = "gallery"
+    calibration: str = ""
 
     def accepts(self, scores: np.ndarray) -> np.ndarray:
         """(n,) bool: which of the scores (n,) pass the threshold."""
@@ -135,7 +136,7 @@ def gallery_threshold(vectors: np.ndarray, subjects: np.ndarray, far: float = 0.
     """The open-set distance threshold of a gallery (G, D) with subjects (G,) at false-accept rate
     `far`, from the gallery's own leave-person-out attempts."""
     genuine, impostor = leave_out_scores(vectors, subjects)
-    return threshold_at_far(genuine, impostor, far, higher_is_better=False)
+    return dataclasses.replace(threshold_at_far(genuine, impostor, far, higher_is_better=False), calibration="gallery")
 
 
 def stranger_scores(vectors: np.ndarray, strangers: np.ndarray) -> np.ndarray:
@@ -148,28 +149,39 @@ def stranger_scores(vectors: np.ndarray, strangers: np.ndarray) -> np.ndarray:
     return pairwise_distances(strangers, vectors, metric="euclidean").min(axis=1)
 
 
+# Fewest distinct people among the strangers: one person's walks are alike, so a hundred walks
+# of two people say little about how the next stranger scores.
+MIN_STRANGER_PEOPLE = 5
+
+
 def min_stranger_walks(far: float) -> int:
     """Fewest stranger walks that can resolve false-accept rate `far`: 1 / far (at least 10)."""
     return max(10, int(math.ceil(1.0 / far))) if far > 0 else 100
 
 
 def calibrated_threshold(vectors: np.ndarray, subjects: np.ndarray, far: float = 0.01,
-                         strangers: np.ndarray | None = None) -> OpenSetThreshold:
+                         strangers: np.ndarray | None = None,
+                         stranger_subjects: np.ndarray | None = None) -> OpenSetThreshold:
     """The open-set distance threshold of a gallery (G, D) with subjects (G,) at rate `far`.
 
     Args:
-      strangers: (S, D) float, walks of labelled people who are not in the gallery, or None. With
-        at least `min_stranger_walks(far)` of them, they are the impostor attempts
-        (calibration "strangers"); with fewer, the gallery's own leave-person-out attempts are
+      strangers: (S, D) float, walks of labelled people who are not in the gallery, or None.
+      stranger_subjects: (S,) str, whose each is. With at least `min_stranger_walks(far)` walks
+        of at least `MIN_STRANGER_PEOPLE` people, the strangers are the impostor attempts
+        (calibration "strangers"); otherwise the gallery's own leave-person-out attempts are
         (calibration "gallery").
     Raises:
-      ValueError: fewer than two people in the gallery.
+      ValueError: fewer than two people in the gallery, or strangers without their subjects.
     """
-    genuine, own_impostor = leave_out_scores(vectors, subjects)
-    if strangers is not None and len(strangers) >= min_stranger_walks(far):
-        result = threshold_at_far(genuine, stranger_scores(vectors, strangers), far, higher_is_better=False)
-        return dataclasses.replace(result, calibration="strangers")
-    return threshold_at_far(genuine, own_impostor, far, higher_is_better=False)
+    if strangers is not None and (stranger_subjects is None or len(stranger_subjects) != len(strangers)):
+        raise ValueError("stranger walks need their subjects, one each")
+    enough = (strangers is not None and len(strangers) >= min_stranger_walks(far)
+              and np.unique(np.asarray(stranger_subjects).astype(str)).size >= MIN_STRANGER_PEOPLE)
+    if not enough:
+        return gallery_threshold(vectors, subjects, far)
+    genuine, _ = leave_out_scores(vectors, subjects)
+    result = threshold_at_far(genuine, stranger_scores(vectors, strangers), far, higher_is_better=False)
+    return dataclasses.replace(result, calibration="strangers")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -116,6 +116,7 @@ def identify_footage(params: IdentifyParams) -> dict:
         tracks = [o.sequence_id for o in outcomes if o.status in wanted]
         failed = [{"id": o.sequence_id, "reason": o.reason} for o in outcomes if o.status == "failed"]
         short = [{"id": o.sequence_id, "reason": o.reason} for o in outcomes if o.status == "too_short"]
+        removed = [o.sequence_id for o in outcomes if o.status == "removed"]
         if tracks:
             features = extract_features(store=params.store, pose_model=gallery.pose_model, **stage)
             described = describe(store=params.store, gait_model=gallery.gait_model_path, features=gallery.features,
@@ -127,17 +128,19 @@ def identify_footage(params: IdentifyParams) -> dict:
                                        f"now makes {made}; enroll again")
         ids, vectors, missing = stored_vectors(store, tracks, gallery.gait_model)
         failed += [{"id": i, "reason": reason} for i, reason in missing.items()]
-        calibration_ids, strangers = stranger_walks(store, gallery)
-        rows, threshold = identify_tracks(gallery, store, ids, vectors, params.far, params.classifier, strangers)
+        _, strangers, stranger_subjects = stranger_walks(store, gallery)
+        rows, threshold = identify_tracks(gallery, store, ids, vectors, params.far, params.classifier, strangers,
+                                          stranger_subjects)
         out = params.out or params.store / "identified" / f"{time.strftime('%Y%m%d-%H%M%S')}-{run_id[:8]}"
         out.mkdir(parents=True, exist_ok=True)
         sheet = contact_sheet(store, rows, str(out / "contact_sheet.png")) if rows else None
         summary = {
             "tracks": rows, "threshold": threshold.threshold, "far": threshold.far, "far_target": params.far,
             "tar": threshold.as_dict()["tar"], "calibration": threshold.calibration,
-            "impostor_attempts": threshold.impostors, "classifier": params.classifier, "gallery": params.gallery,
+            "impostor_attempts": threshold.impostors, "stranger_walks": len(strangers),
+            "stranger_people": len(set(stranger_subjects)), "classifier": params.classifier, "gallery": params.gallery,
             "people": gallery.people, "footage": str(params.footage), "sources": len(entries),
-            "skipped": short, "failed": failed, "contact_sheet": sheet, "out": str(out),
+            "skipped": short, "removed": removed, "failed": failed, "contact_sheet": sheet, "out": str(out),
             "seconds": round(time.perf_counter() - started, 3), "mlflow_run_id": run_id,
         }
         _write_tables(out, summary)
@@ -146,7 +149,8 @@ def identify_footage(params: IdentifyParams) -> dict:
         log_run_metrics(params.tracking, run_id, {
             "tracks": len(rows), "named": named, "unknown": len(rows) - named, "too_short": len(short),
             "failed": len(failed), "threshold": threshold.threshold, "threshold_far": threshold.far,
-            "threshold_tar": threshold.tar, "wall_seconds": summary["seconds"],
+            "threshold_tar": threshold.tar, "impostor_attempts": threshold.impostors,
+            "calibrated_on_strangers": int(threshold.calibration == "strangers"), "wall_seconds": summary["seconds"],
         })
     return summary
 

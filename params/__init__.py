@@ -214,9 +214,9 @@ class GaitTrainingOptions(Params):
         "blocks' outputs were thrown away), about 3x faster to train on a CPU; 'chained' applies them.",
     )
     feature_centering: Literal["walk", "none"] = Field(
-        "walk",
-        description="walk: subtract each walk's mean features first, so GaitNN sees the motion and not what stays "
-        "constant through a walk (clothing, position); none: the seed's input.",
+        "none",
+        description="none: the seed's input; walk: subtract each walk's mean features first, so GaitNN sees the "
+        "motion and not what stays constant through a walk (clothing, position, but also body shape).",
     )
     loss: Literal["softmax", "triplet", "softmax+triplet"] = Field(
         "softmax+triplet",
@@ -355,8 +355,8 @@ class IdentifyParams(Params):
     gallery: GalleryName
     far: float = Field(
         0.01, ge=0.0, lt=1.0,
-        description="False-accept rate of the open-set threshold (from the gallery people's verification ROC): a "
-        "track whose best score misses the threshold is 'unknown'.",
+        description="False-accept rate of the open-set threshold, set on the store's labelled walks of people "
+        "outside the gallery (else on the gallery's own people): a track whose best score misses it is 'unknown'.",
     )
     classifier: Literal["nn", "svm"] = Field(
         "nn", description="Who a track is matched to: nn, the person of its nearest enrolled walk; svm, the linear "

@@ -60,7 +60,7 @@ def train_gait_model(
     validation_fraction: float,
     seed: int,
     schedule: str = "cosine",
-    feature_centering: str = "walk",
+    feature_centering: str = "none",
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> TrainedModel:
     """Trains GaitNN on the protocol's training people; test people are never seen.

@@ -71,13 +71,14 @@ def enrolment_from_store(store: SequenceStore, gait_model: str, *, subjects: Seq
     return ids, vectors, [subject_of[i] for i in ids], max(sizes)
 
 
-def stranger_walks(store: SequenceStore, gallery: Gallery) -> tuple[list[str], np.ndarray]:
+def stranger_walks(store: SequenceStore, gallery: Gallery) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Labelled walks of people the gallery does not know, described by the gallery's gait model:
-    (ids, (n, D) vectors), the impostor attempts of its open-set threshold.
+    (ids, (n, D) vectors, (n,) subjects), the impostor attempts of its open-set threshold.
 
     Labelled means ingested from a labelled layout (CASIA-B, TUM GAID), typically the gait model's
     training people. Walker tracks and folder videos are left out: their "subject" is the track or
-    file, and the person in them may well be enrolled.
+    file, and the person in them may well be enrolled. Walks without a vector of that gait model
+    are left out too.
     """
     enrolled = set(gallery.people)
     chosen = sorted(
@@ -86,7 +87,8 @@ def stranger_walks(store: SequenceStore, gallery: Gallery) -> tuple[list[str], n
         and str(attrs.get("subject")) not in enrolled
     )
     ids, vectors, _ = stored_vectors(store, chosen, gallery.gait_model)
-    return ids, vectors
+    attrs = store.all_sequence_attrs()
+    return ids, vectors, np.array([str(attrs[i].get("subject")) for i in ids])
 
 
 def longest_tracks(store: SequenceStore, track_ids: Sequence[str]) -> dict[str, str]:
@@ -102,12 +104,13 @@ def longest_tracks(store: SequenceStore, track_ids: Sequence[str]) -> dict[str, 
 
 
 def identify_tracks(gallery: Gallery, store: SequenceStore, track_ids: Sequence[str], vectors: np.ndarray, *,
-                    far: float, classifier: str, strangers: np.ndarray | None = None
-                    ) -> tuple[list[dict], OpenSetThreshold]:
+                    far: float, classifier: str, strangers: np.ndarray | None = None,
+                    stranger_subjects: np.ndarray | None = None) -> tuple[list[dict], OpenSetThreshold]:
     """Open-set answers for tracks (n,) with vectors (n, D) against the gallery.
 
-    `strangers` (S, D): walks of people outside the gallery that set the threshold when there are
-    enough of them (`evaluation.open_set.calibrated_threshold`); see `stranger_walks`.
+    `strangers` (S, D) with `stranger_subjects` (S,): walks of people outside the gallery that set
+    the threshold when there are enough of them (`evaluation.open_set.calibrated_threshold`); see
+    `stranger_walks`.
 
     Returns:
       rows, one per track in order: {"track", "identity" (a person or "unknown"), "best" (the
@@ -117,7 +120,7 @@ def identify_tracks(gallery: Gallery, store: SequenceStore, track_ids: Sequence[
     Raises:
       ValueError: the gallery has fewer than two people (no impostor attempts to set a threshold).
     """
-    threshold = calibrated_threshold(gallery.vectors, gallery.subjects, far, strangers)
+    threshold = calibrated_threshold(gallery.vectors, gallery.subjects, far, strangers, stranger_subjects)
     if len(track_ids) == 0:
         return [], threshold
     answer = identify_probes(classifier, gallery.vectors, gallery.subjects, vectors, threshold)

@@ -265,22 +265,26 @@ class SequenceStore:
     def remove_sequence(self, sequence_id: str) -> bool:
         """Removes a stored sequence whole, with every stage output; False when none is stored.
 
-        One rename takes the group out of `sequences/` (readers see it whole or not at all), then
-        it is deleted; a crash in between leaves it in `_trash/` without a record, which
-        `recover()` deletes.
+        One rename takes the group out of `sequences/`, so listings see it whole or not at all,
+        then it is deleted. A record written first tells `recover()` to finish the deletion if a
+        crash cuts it off. As when a group is replaced, a reader that opened the group before
+        the removal may find its arrays gone.
         """
         destination = self._sequence_dir(sequence_id)
         with self._locked_for_call():
             if not destination.is_dir():
                 return False
             trash = self.path / _TRASH
+            token = uuid.uuid4().hex
+            parked, record = trash / f"{destination.name}.{token}", trash / f"{destination.name}.{token}.json"
             try:
                 trash.mkdir(exist_ok=True)
-                parked = trash / f"{destination.name}.{uuid.uuid4().hex}"
+                _write_json_atomic(record, {"removed": str(destination), "parked": str(parked)})
                 os.replace(destination, parked)
             except OSError as error:
                 raise StoreError(f"{self.path}: cannot remove sequence {sequence_id!r}: {error}") from error
             shutil.rmtree(parked, ignore_errors=True)
+            record.unlink(missing_ok=True)
             return True
 
     def recover(self) -> list[str]:
@@ -293,20 +297,34 @@ class SequenceStore:
             raise StoreError(f"{self.path}: recovery needs the store's writer lock (use SequenceStore.writer())")
         actions = []
         trash = self.path / _TRASH
+        unreadable = []
         for manifest in sorted(trash.glob("*.json")) if trash.is_dir() else []:
-            record = json.loads(manifest.read_text())
-            original, parked = Path(record["destination"]), Path(record["parked"])
-            if parked.exists() and not original.exists():
+            try:
+                record = json.loads(manifest.read_text())
+                parked = Path(record["parked"])
+                original = Path(record.get("destination") or record["removed"])
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                unreadable.append(manifest.name)
+                actions.append(f"left {manifest.name} and what it may point to in {_TRASH}/: unreadable ({error})")
+                continue
+            if "removed" in record:  # a removal: finish it (or it never began)
+                if parked.exists():
+                    shutil.rmtree(parked)
+                    actions.append(f"finished removing {original.name}")
+            elif parked.exists() and not original.exists():
                 os.replace(parked, original)
                 actions.append(f"restored {original.relative_to(self.path)}")
             elif parked.exists():
                 shutil.rmtree(parked)
             manifest.unlink()
-        for leftover in sorted(trash.iterdir()) if trash.is_dir() else []:
-            # Parked without a record: removed (`remove_sequence`), or replaced with the swap done.
+        for leftover in sorted(trash.iterdir()) if trash.is_dir() and not unreadable else []:
+            # Parked and no longer recorded: the old version of a finished swap or removal whose
+            # deletion was cut off. (With an unreadable record nothing is deleted: it may be its.)
             if leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)
-                actions.append(f"finished removing {leftover.name}")
+                actions.append(f"deleted {leftover.name}, left over in {_TRASH}/")
+            elif leftover.suffix == ".tmp":  # a record whose writing was cut off
+                leftover.unlink(missing_ok=True)
         staging = self.path / _STAGING
         for leftover in sorted(staging.iterdir()) if staging.is_dir() else []:
             shutil.rmtree(leftover, ignore_errors=True)
@@ -413,7 +431,7 @@ class SequenceStore:
         parked = trash / f"{destination.name}.{token}"
         record = trash / f"{destination.name}.{token}.json"
         # The record lets recover() put the old group back if we die between the two renames.
-        record.write_text(json.dumps({"destination": str(destination), "parked": str(parked)}))
+        _write_json_atomic(record, {"destination": str(destination), "parked": str(parked)})
         os.replace(destination, parked)
         os.replace(staging, destination)
         record.unlink()

@@ -72,9 +72,10 @@ def enrolment_from_store(store: str, gait_model: str, subjects: list[str] | None
 
 @task(name="identify-tracks")
 def identify_tracks(gallery: galleries.Gallery, store: str, track_ids: list[str], vectors: np.ndarray, far: float,
-                    classifier: str, strangers: np.ndarray | None = None):
+                    classifier: str, strangers: np.ndarray | None = None, stranger_subjects: np.ndarray | None = None):
     return identification.identify_tracks(gallery, SequenceStore(store), track_ids, vectors, far=far,
-                                          classifier=classifier, strangers=strangers)
+                                          classifier=classifier, strangers=strangers,
+                                          stranger_subjects=stranger_subjects)
 
 
 @task(name="contact-sheet", **IO_RETRIES)

@@ -313,3 +313,27 @@ def test_identify_against_a_missing_or_other_models_gallery_is_refused_naming_it
                  str(gait), "--pose-model", str(pose)]) == 2
     err = capsys.readouterr().err
     assert "gallery 'lab'" in err and "other" in err and "this command uses gait model" in err
+
+
+@pytest.mark.parametrize("calibration, expected", [
+    ("strangers", "on 720 impostor attempts (walks of 24 labelled people outside the gallery"),
+    ("gallery", "on 32 impostor attempts (the gallery's own people, each left out in turn: the store has 64 "
+                "labelled walks of 4 people outside the gallery, too few"),
+])
+def test_identify_says_where_its_threshold_came_from(calibration, expected, capsys):
+    from types import SimpleNamespace
+
+    from gaitflow.cli import _print_identification
+
+    result = {
+        "gallery": "lab", "people": ["ann", "bob"], "classifier": "nn", "threshold": 4.2, "far": 0.0097,
+        "far_target": 0.01, "tar": 0.5, "calibration": calibration,
+        "impostor_attempts": 720 if calibration == "strangers" else 32,
+        "stranger_walks": 720 if calibration == "strangers" else 64, "stranger_people": 24 if calibration == "strangers" else 4,
+        "tracks": [{"track": "a.avi#t001", "identity": "ann", "score": 3.1, "frames": [0, 40], "best": "ann"}],
+        "footage": "a.avi", "skipped": [], "removed": ["a.avi#t002"], "failed": [], "contact_sheet": None,
+        "mlflow_run_id": "r1",
+    }
+    _print_identification(result, SimpleNamespace(tracking_uri="sqlite:///m.db"))
+    printed = " ".join(capsys.readouterr().out.split())
+    assert expected in printed and "removed track a.avi#t002" in printed

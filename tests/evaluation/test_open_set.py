@@ -96,10 +96,15 @@ def test_strangers_set_the_threshold_when_there_are_enough_of_them():
     # Strangers walk close to the gallery's people: half of them nearer than any gallery person
     # is to another, so the gallery's own attempts would set a far more lenient threshold.
     near = centres[rng.integers(0, 3, 100)] + 0.3 * rng.normal(size=(100, 8))
-    own = calibrated_threshold(vectors, subjects, 0.05, strangers=near[:10])  # too few for 5 %: 20 needed
+    people = np.array([f"s{i % 10}" for i in range(100)])
+    own = calibrated_threshold(vectors, subjects, 0.05, near[:10], people[:10])  # too few for 5 %: 20 needed
     assert own.calibration == "gallery" and own.impostors == len(vectors)
     assert own == gallery_threshold(vectors, subjects, 0.05)
-    calibrated = calibrated_threshold(vectors, subjects, 0.05, strangers=near)
+    few_people = calibrated_threshold(vectors, subjects, 0.05, near, np.array([f"s{i % 4}" for i in range(100)]))
+    assert few_people == own  # 100 walks, but of 4 people: MIN_STRANGER_PEOPLE is 5
+    with pytest.raises(ValueError, match="subjects"):
+        calibrated_threshold(vectors, subjects, 0.05, near)
+    calibrated = calibrated_threshold(vectors, subjects, 0.05, near, people)
     assert calibrated.calibration == "strangers" and calibrated.impostors == 100 and calibrated.far <= 0.05
     assert calibrated.threshold < own.threshold
     assert calibrated.accepts(stranger_scores(vectors, near)).mean() <= 0.05

@@ -98,11 +98,19 @@ def test_other_walks_are_named_at_about_the_protocols_rank1_and_strangers_are_un
     # The training people's 64 walks can set a 5 % threshold as strangers; people 9 and 10 stay
     # out of it, so their rate is a measurement.
     training = [i for i, a in attrs.items() if int(a["subject"]) <= TRAIN_PEOPLE]
-    _, calibration, _ = stored_vectors(store, training, enrolled.gait_model)
-    rows, calibrated = identify_tracks(enrolled, store, ids, vectors, far=0.05, classifier="nn", strangers=calibration)
+    training_ids, calibration, _ = stored_vectors(store, training, enrolled.gait_model)
+    # Four training people are fewer than the five a stranger calibration needs; the fifth here
+    # is a test stranger (009), so person 010 alone stays out as the measurement.
+    extra = [i for i, a in attrs.items() if a["subject"] == "009"]
+    extra_ids, extra_vectors, _ = stored_vectors(store, extra, enrolled.gait_model)
+    calibration = np.concatenate([calibration, extra_vectors])
+    people = np.array([attrs[i]["subject"] for i in training_ids + extra_ids])
+    rows, calibrated = identify_tracks(enrolled, store, ids, vectors, far=0.05, classifier="nn", strangers=calibration,
+                                       stranger_subjects=people)
+    strangers = [i for i in strangers if attrs[i]["subject"] == "010"]
     unknown = np.mean([row["identity"] == "unknown" for row in rows if row["track"] in strangers])
-    print(f"strangers unknown at a 5 % threshold set on {calibrated.impostors} training walks: {unknown:.3f}")
-    assert calibrated.calibration == "strangers" and calibrated.impostors == len(training) and calibrated.far <= 0.05
+    print(f"stranger 010 unknown at a 5 % threshold set on {calibrated.impostors} other walks: {unknown:.3f}")
+    assert calibrated.calibration == "strangers" and calibrated.impostors == len(people) and calibrated.far <= 0.05
     assert unknown >= 0.5
 
 
@@ -126,6 +134,7 @@ def test_identify_footage_names_every_walker_of_a_clip_and_records_the_run(train
     assert [item["id"] for item in result["failed"]] == ["empty.avi"]
     # 96 labelled walks outside the gallery (people 1-4, 9, 10) cannot resolve 1 %: the gallery's own 32 set it.
     assert result["calibration"] == "gallery" and result["impostor_attempts"] == 32
+    assert result["stranger_walks"] == 96 and result["stranger_people"] == 6 and result["removed"] == []
     assert "no walker found" in result["failed"][0]["reason"]
     assert (tmp_path / "out" / "contact_sheet.png").stat().st_size > 1000
     artifacts = {a.path for a in MlflowClient(gaitflow_settings.tracking_uri).list_artifacts(

@@ -59,7 +59,7 @@ def test_tracks_are_named_or_unknown_and_drawn_on_a_contact_sheet(tracked, tmp_p
 def test_labelled_walks_of_people_outside_the_gallery_set_the_threshold(tmp_path):
     store = SequenceStore(tmp_path / "s.zarr", create=True)
     rng = np.random.default_rng(3)
-    centres = rng.normal(size=(6, 8))
+    centres = rng.normal(size=(8, 8))
     frames = np.zeros((2, 8, 8, 3), np.uint8)
 
     def stored(sequence_id, attrs, vector):
@@ -68,26 +68,28 @@ def test_labelled_walks_of_people_outside_the_gallery_set_the_threshold(tmp_path
         store.write_stage(sequence_id, "descriptors", "g1", {"gait_model": "g1"},
                           {"vector": ChunkedArray(vector.shape, "float32", vector.shape, [vector])})
 
-    # People 0-2 are enrolled; 3-5 are labelled strangers with 8 walks each; a folder video and
+    # People 0-2 are enrolled; 3-7 are labelled strangers with 6 walks each; a folder video and
     # a walker track are unlabelled (their "subject" is the file or the track) and never count.
-    for person in range(6):
-        for walk in range(8):
-            stored(f"{person:03d}-nm-{walk + 1:02d}-090", {"subject": f"{person:03d}", "layout": "casia-b"},
-                   centres[person] + 0.3 * rng.normal(size=8))
+    for person in range(8):
+        for walk in range(3):
+            for view in (36, 90):
+                stored(f"{person:03d}-nm-{walk + 1:02d}-{view:03d}", {"subject": f"{person:03d}", "layout": "casia-b"},
+                       centres[person] + 0.3 * rng.normal(size=8))
     stored("clip.avi", {"subject": "clip.avi", "layout": "folder"}, centres[0])
     stored("clip.avi#t001", {"subject": "clip.avi#t001", "layout": "folder", "track_source": "clip.avi"}, centres[0])
-    store.write_stage("000-nm-01-090", "descriptors", "g2", {"gait_model": "g2"},
+    store.write_stage("000-nm-01-036", "descriptors", "g2", {"gait_model": "g2"},
                       {"vector": ChunkedArray((8,), "float32", (8,), [np.zeros(8, np.float32)])})
     people = np.repeat(["000", "001", "002"], 4)
     gallery = enroll(store, "lab", np.concatenate([centres[i] + 0.3 * rng.normal(size=(4, 8)) for i in range(3)]),
                      people, [f"w{i}" for i in range(12)], gait_model="g1", gait_model_path="/m/g1.keras",
                      features="f1", pose_model="/m/p.keras", frame_size=32)
-    ids, strangers = stranger_walks(store, gallery)
-    assert ids == [f"{p:03d}-nm-{w:02d}-090" for p in (3, 4, 5) for w in range(1, 9)] and strangers.shape == (24, 8)
-    probe = [("000-nm-01-090", centres[0].astype(np.float32))]
+    ids, strangers, people = stranger_walks(store, gallery)
+    assert ids == [f"{p:03d}-nm-{w:02d}-{v:03d}" for p in range(3, 8) for w in (1, 2, 3) for v in (36, 90)]
+    assert strangers.shape == (30, 8) and list(people) == [i[:3] for i in ids]
+    probe = [("000-nm-01-036", centres[0].astype(np.float32))]
     _, threshold = identify_tracks(gallery, store, [i for i, _ in probe], np.stack([v for _, v in probe]), far=0.05,
-                                   classifier="nn", strangers=strangers)
-    assert threshold.calibration == "strangers" and threshold.impostors == 24 and threshold.far <= 0.05
+                                   classifier="nn", strangers=strangers, stranger_subjects=people)
+    assert threshold.calibration == "strangers" and threshold.impostors == 30 and threshold.far <= 0.05
     _, fallback = identify_tracks(gallery, store, [], np.zeros((0, 8)), far=0.01, classifier="nn",
-                                  strangers=strangers)  # 24 walks cannot resolve 1 %
+                                  strangers=strangers, stranger_subjects=people)  # 30 walks cannot resolve 1 %
     assert fallback.calibration == "gallery" and fallback.impostors == 12

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+import os
+
 import numpy as np
 import pytest
 
@@ -75,8 +78,6 @@ def test_recover_restores_a_version_parked_by_an_interrupted_swap(tmp_path):
 
 
 def test_removing_a_sequence_takes_it_whole_and_a_cut_off_removal_is_finished(tmp_path):
-    import os
-
     store = SequenceStore(tmp_path / "s.zarr", create=True)
     _write(store, "a", 1)
     _write(store, "b", 2)
@@ -84,12 +85,33 @@ def test_removing_a_sequence_takes_it_whole_and_a_cut_off_removal_is_finished(tm
     assert store.remove_sequence("a") and not store.remove_sequence("a")
     assert store.sequence_ids() == ["b"] and store.sequence_attrs("a") is None
     assert not store.has_stage("a", "features", "m") and not any((store.path / "_trash").iterdir())
-    # A removal cut off after its rename: the group is parked without a record.
-    os.replace(store.path / "sequences" / "b", store.path / "_trash" / "b.0123")
+    # A removal cut off after its rename: the group is parked with its record.
+    trash = store.path / "_trash"
+    (trash / "b.0123.json").write_text(json.dumps({"removed": str(store.path / "sequences" / "b"),
+                                                   "parked": str(trash / "b.0123")}))
+    os.replace(store.path / "sequences" / "b", trash / "b.0123")
+    (trash / "c.4567").mkdir()  # a finished swap's old version whose deletion was cut off
+    (trash / "d.json.89ab.tmp").write_text("{")  # a record cut off while being written
     assert store.sequence_ids() == []
     with store.writer():
         actions = store.recovered
-    assert actions == ["finished removing b.0123"] and not any((store.path / "_trash").iterdir())
+    assert actions == ["finished removing b", "deleted c.4567, left over in _trash/"]
+    assert not any(trash.iterdir()) and store.sequence_ids() == []
+
+
+def test_recovery_deletes_nothing_parked_when_a_record_is_unreadable(tmp_path):
+    store = SequenceStore(tmp_path / "s.zarr", create=True)
+    _write(store, "a", 1)
+    trash = store.path / "_trash"
+    trash.mkdir()
+    (trash / "a.0123.json").write_text('{"destination": ')
+    os.replace(store.path / "sequences" / "a", trash / "a.0123")
+    with store.writer():
+        actions = store.recovered
+    assert len(actions) == 1 and actions[0].startswith("left a.0123.json") and "unreadable" in actions[0]
+    assert (trash / "a.0123" / "zarr.json").is_file()
+    with store.writer():  # and later writers are not blocked by it
+        pass
 
 
 def test_removal_needs_the_writer_lock_of_a_live_lease(tmp_path):
