@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import threading
 from pathlib import Path
 
 __all__ = ["code_version"]
@@ -108,6 +109,11 @@ def _import_closure(modules) -> dict[str, Path]:
     return found
 
 
+# CPython 3.11 before 3.11.8 can fail `ast.parse` with "AST constructor recursion depth mismatch"
+# when threads parse at once (seen here on 3.11.7); ingest hashes sources on several threads.
+_PARSING = threading.Lock()
+
+
 @functools.lru_cache(maxsize=None)
 def _imported_names(path: str, mtime_ns: int, size: int, package: str) -> tuple[str, ...]:
     """The modules (and module-like attributes) a source file imports, resolved against `package`.
@@ -117,7 +123,10 @@ def _imported_names(path: str, mtime_ns: int, size: int, package: str) -> tuple[
     import ast
 
     names: list[str] = []
-    for node in ast.walk(ast.parse(Path(path).read_bytes(), filename=path)):
+    source = Path(path).read_bytes()
+    with _PARSING:
+        tree = ast.parse(source, filename=path)
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.extend(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
