@@ -81,14 +81,14 @@ def stranger_walks(store: SequenceStore, gallery: Gallery) -> tuple[list[str], n
     are left out too.
     """
     enrolled = set(gallery.people)
+    stored = store.all_sequence_attrs()
     chosen = sorted(
-        sequence_id for sequence_id, attrs in store.all_sequence_attrs().items()
+        sequence_id for sequence_id, attrs in stored.items()
         if attrs.get("layout") not in (None, "folder") and "track_source" not in attrs
         and str(attrs.get("subject")) not in enrolled
     )
     ids, vectors, _ = stored_vectors(store, chosen, gallery.gait_model)
-    attrs = store.all_sequence_attrs()
-    return ids, vectors, np.array([str(attrs[i].get("subject")) for i in ids])
+    return ids, vectors, np.array([str(stored[i].get("subject")) for i in ids])
 
 
 def longest_tracks(store: SequenceStore, track_ids: Sequence[str]) -> dict[str, str]:
