@@ -319,7 +319,8 @@ def _experiment(tag: str, root: Path, settings, *, layout: str, subjects: int, v
     if tag == "casia":
         figures.update(_identity_retained(figures))
         test_people = sorted({r["subject"] for r in records} - set(train_ids))
-        training_walks = [i for i, record in zip(ids, records) if record["subject"] in set(train_ids)]
+        training_people = set(train_ids)
+        training_walks = [i for i, record in zip(ids, records) if record["subject"] in training_people]
         figures.update(_open_set_figures(tag, store, summary["describe"]["gait_model"], test_people, training_walks))
     return {"figures": figures, "pose_model": pose_model or summary["pose_training"]["model_path"]}
 

@@ -6,8 +6,8 @@ of people the gallery does not know are at hand (the gait model's training peopl
 scored against the gallery as a stranger would be: those are the impostor attempts
 (`calibrated_threshold`). Otherwise they come from the gallery's own people: each gallery walk is
 scored against the gallery with every walk of its person left out (`gallery_threshold`). That
-gives only as many attempts as the gallery has walks, and a gallery's few people sit further
-apart than strangers do on average, so it under-states the rate at which strangers are named.
+gives only as many attempts as the gallery has walks, each against one person fewer than a
+stranger meets, so it under-states the rate at which strangers are named.
 Genuine attempts (for the true-accept rate) are always the gallery's walks against the rest of
 the gallery with only that walk left out.
 
