@@ -754,7 +754,9 @@ def _run_demo(args: argparse.Namespace, settings: Settings) -> int:
             archive=archive, store=store, layout="casia-b",
             # Two thirds of the people train; with so few, all of them fit and none is held out.
             protocol=ProtocolOptions(train_subjects=str(max(2, 2 * args.subjects // 3))),
-            pose_training=PoseTrainingOptions(epochs=4, frames_per_sequence=4),
+            # Every frame of every training walk once (4 epochs x 8 of 32 frames): the pose budget
+            # decides how much of the legs the features carry.
+            pose_training=PoseTrainingOptions(epochs=4, frames_per_sequence=8),
             gait_training=GaitTrainingOptions(epochs=10, rnn_layers=1, people_per_batch=4, sequences_per_person=4,
                                               clip_frames=16, validation_fraction=0.0),
             compute=compute, tracking=nested,
