@@ -7,11 +7,13 @@ number of present joints in the batch (zero present joints give a loss of 0, not
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from keras import ops
 
 HeatmapLoss = Literal["SCE", "MSE"]
+LeftRightLabels = Literal["labelled", "swap_tolerant"]
 
 
 def sigmoid_cross_entropy_loss(logits, targets, presence):
@@ -47,6 +49,55 @@ def heatmap_loss(kind: HeatmapLoss):
     if kind == "MSE":
         return mean_squared_error_loss
     raise ValueError(f"heat-map loss must be 'SCE' or 'MSE', got {kind!r}")
+
+
+def per_joint_heatmap_loss(kind: HeatmapLoss, logits, targets):
+    """(B, J): each joint's map summed per-pixel loss (`kind` as `heatmap_loss`), presence ignored."""
+    logits = ops.cast(logits, "float32")
+    targets = ops.cast(targets, "float32")
+    if kind == "SCE":
+        per_pixel = ops.relu(logits) - logits * targets + ops.log1p(ops.exp(-ops.abs(logits)))
+    elif kind == "MSE":
+        error = ops.sigmoid(logits) - targets
+        per_pixel = error * error
+    else:
+        raise ValueError(f"heat-map loss must be 'SCE' or 'MSE', got {kind!r}")
+    return ops.sum(per_pixel, axis=(1, 2))
+
+
+def swap_tolerant_loss(
+    labelled, exchanged, presence, exchanged_presence, groups: Sequence[Sequence[int]], num_joints: int
+):
+    """Heat-map loss that lets each frame's limbs take either side's label.
+
+    A network that sees one frame cannot always tell a walker's left leg from the right (in a
+    side view the two differ only by which one hides the other). Trained on the true labels, it
+    hedges: both maps of a pair get both limbs, and each map's maximum then finds the same one.
+    Here each group of joints (e.g. the legs: both hips, knees and ankles) costs the smaller of
+    its loss under the true labels and under the labels exchanged, so the maps must separate the
+    two limbs but may name them either way; `nets.joint_tracks.fix_left_right` then names them
+    consistently over time.
+
+    Args:
+        labelled: (B, J) per-joint loss against the true targets (`per_joint_heatmap_loss`).
+        exchanged: (B, J) the same against targets whose left and right joints are exchanged
+            (joint j's target is its mirror joint's).
+        presence, exchanged_presence: (B, J) 0/1, the true and the exchanged presence.
+        groups: joint indices exchanged together, e.g. `((0, 1, 2, 3, 4, 5), (10, ..., 15))`.
+        num_joints: J.
+    Returns:
+        scalar: the summed loss over the present joints divided by their number.
+    """
+    presence = ops.cast(presence, "float32")
+    exchanged_presence = ops.cast(exchanged_presence, "float32")
+    grouped = sorted({j for group in groups for j in group})
+    ungrouped = [j for j in range(num_joints) if j not in grouped]
+    total = ops.sum(ops.take(labelled * presence, ungrouped, axis=1), axis=1) if ungrouped else 0.0
+    for group in groups:
+        as_labelled = ops.sum(ops.take(labelled * presence, list(group), axis=1), axis=1)  # (B,)
+        as_exchanged = ops.sum(ops.take(exchanged * exchanged_presence, list(group), axis=1), axis=1)
+        total = total + ops.minimum(as_labelled, as_exchanged)
+    return ops.sum(total) / ops.maximum(ops.sum(presence), 1.0)
 
 
 def _mean_over_present_joints(per_pixel, presence):

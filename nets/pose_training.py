@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from nets.appearance import jitter_appearance
 from nets.heatmaps import binary_disk_heatmaps, gaussian_heatmaps, image_to_heatmap
-from nets.losses import HeatmapLoss, heatmap_loss
+from nets.losses import HeatmapLoss, LeftRightLabels, heatmap_loss, per_joint_heatmap_loss, swap_tolerant_loss
 from nets.metrics import mean_joint_distance
 from nets.pose_network import JOINT_NAMES, LOGITS_LAYER, model_input_size
 from nets.trainer import NetworkTrainer
@@ -29,6 +29,13 @@ from nets.trainer import NetworkTrainer
 _MIRRORED_SIDE = {"r_": "l_", "l_": "r_"}
 FLIP_PERMUTATION: tuple[int, ...] = tuple(
     JOINT_NAMES.index(_MIRRORED_SIDE.get(name[:2], name[:2]) + name[2:]) for name in JOINT_NAMES
+)
+
+# Joints whose side labels a frame may exchange as a unit under the swap-tolerant loss: the legs
+# (hips, knees, ankles) and the arms (shoulders, elbows, wrists).
+SIDE_GROUPS: tuple[tuple[int, ...], ...] = tuple(
+    tuple(sorted(JOINT_NAMES.index(f"{side}_{part}") for side in ("r", "l") for part in parts))
+    for parts in (("ankle", "knee", "hip"), ("wrist", "elbow", "shoulder"))
 )
 
 PoseData = tuple[np.ndarray, np.ndarray, np.ndarray]  # frames, joints_xy, visible
@@ -41,12 +48,19 @@ class PoseTrainer(NetworkTrainer):
     Batches are `(frames (B, S, S, 3) uint8, {"joints_xy": (B, J, 2) model pixels,
     "presence": (B, J), "inside": (B, J)})`: `presence` selects the joints the loss sees,
     `inside` those the distance counts.
+
+    `left_right="swap_tolerant"` scores each frame's legs and arms under whichever side labels
+    fit better (`nets.losses.swap_tolerant_loss`); "labelled" is the seed's loss.
     """
 
-    def __init__(self, network: keras.Model, loss: HeatmapLoss = "SCE", **kwargs):
+    def __init__(self, network: keras.Model, loss: HeatmapLoss = "SCE",
+                 left_right: LeftRightLabels = "labelled", **kwargs):
+        if left_right not in ("labelled", "swap_tolerant"):
+            raise ValueError(f"left_right must be 'labelled' or 'swap_tolerant', got {left_right!r}")
         logits = network.get_layer(LOGITS_LAYER).output
         super().__init__(network, keras.Model(network.inputs, {"heatmap_logits": logits}), **kwargs)
         self.loss_kind = loss
+        self.left_right = left_right
         self._loss_fn = heatmap_loss(loss)
         self._input_size = model_input_size(network)
         self._loss_tracker = keras.metrics.Mean(name="loss")
@@ -58,11 +72,17 @@ class PoseTrainer(NetworkTrainer):
 
     def _loss(self, outputs, labels):
         grid_xy = image_to_heatmap(labels["joints_xy"], self._input_size)
-        if self.loss_kind == "SCE":
-            targets = binary_disk_heatmaps(grid_xy, labels["presence"])
-        else:
-            targets = gaussian_heatmaps(grid_xy, labels["presence"])
-        return self._loss_fn(outputs["heatmap_logits"], targets, labels["presence"])
+        draw = binary_disk_heatmaps if self.loss_kind == "SCE" else gaussian_heatmaps
+        targets = draw(grid_xy, labels["presence"])
+        if self.left_right == "labelled":
+            return self._loss_fn(outputs["heatmap_logits"], targets, labels["presence"])
+        mirror = list(FLIP_PERMUTATION)
+        logits = outputs["heatmap_logits"]
+        return swap_tolerant_loss(
+            per_joint_heatmap_loss(self.loss_kind, logits, targets),
+            per_joint_heatmap_loss(self.loss_kind, logits, tf.gather(targets, mirror, axis=-1)),
+            labels["presence"], tf.gather(labels["presence"], mirror, axis=-1), SIDE_GROUPS, len(JOINT_NAMES),
+        )
 
     def _update_metrics(self, loss, outputs, labels):
         if "joints" in outputs:
@@ -222,6 +242,7 @@ def fit_pose(
     validation: PoseData | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     loss: HeatmapLoss = "SCE",
+    left_right: LeftRightLabels = "labelled",
     optimizer: keras.optimizers.Optimizer | None = None,
     learning_rate: float = 1e-3,
     frames_per_epoch: int | None = None,
@@ -245,6 +266,8 @@ def fit_pose(
         validation: optional `(frames, joints_xy, visible)`, not augmented.
         callbacks: Keras callbacks.
         loss: `"SCE"` (binary disks, the seed's default) or `"MSE"` (Gaussian bumps).
+        left_right: "labelled" (the true side labels) or "swap_tolerant" (each frame's legs and
+            arms may take either side's labels; see `PoseTrainer`).
         optimizer: default Adam starting at `learning_rate`, cosine-decayed to 1 % of it over
             all the steps, with the seed's gradient clipping (global norm 2.0); the seed used
             RMSProp with an unpublished schedule.
@@ -270,7 +293,7 @@ def fit_pose(
         validation_batches = PoseBatches(*validation, size, batch_size=batch_size,
                                          augment=False, shuffle=False)
 
-    trainer = PoseTrainer(model, loss=loss, name=f"{model.name}_trainer")
+    trainer = PoseTrainer(model, loss=loss, left_right=left_right, name=f"{model.name}_trainer")
     if optimizer is None:
         rate = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * len(batches), alpha=0.01)
         optimizer = keras.optimizers.Adam(rate, global_clipnorm=2.0)
@@ -286,4 +309,4 @@ def fit_pose(
     )
 
 
-__all__ = ["FLIP_PERMUTATION", "PoseBatches", "PoseTrainer", "fit_pose"]
+__all__ = ["FLIP_PERMUTATION", "SIDE_GROUPS", "PoseBatches", "PoseTrainer", "fit_pose"]

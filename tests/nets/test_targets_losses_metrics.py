@@ -6,7 +6,9 @@ from nets.losses import (
     batch_hard_triplet_loss,
     heatmap_loss,
     mean_squared_error_loss,
+    per_joint_heatmap_loss,
     sigmoid_cross_entropy_loss,
+    swap_tolerant_loss,
 )
 from nets.metrics import inside_frame, joint_distances, mean_joint_distance, pck
 
@@ -80,6 +82,41 @@ def test_sce_and_mse_follow_the_seed_reduction():
     assert heatmap_loss("SCE") is sigmoid_cross_entropy_loss
     with pytest.raises(ValueError):
         heatmap_loss("L1")
+
+
+def test_per_joint_loss_sums_each_map_and_reduces_to_the_seed_loss():
+    rng = np.random.default_rng(2)
+    logits = rng.normal(0, 3, (2, 9, 9, 16)).astype(np.float32)
+    targets = (rng.random((2, 9, 9, 16)) < 0.1).astype(np.float32)
+    presence = rng.integers(0, 2, (2, 16)).astype(np.float32)
+    for kind, whole in (("SCE", sigmoid_cross_entropy_loss), ("MSE", mean_squared_error_loss)):
+        per_joint = np.asarray(per_joint_heatmap_loss(kind, logits, targets))
+        assert per_joint.shape == (2, 16)
+        assert (per_joint * presence).sum() / presence.sum() == pytest.approx(float(whole(logits, targets, presence)), rel=1e-5)
+    with pytest.raises(ValueError):
+        per_joint_heatmap_loss("L1", logits, targets)
+
+
+def test_swap_tolerant_loss_takes_the_better_side_labels_per_group_and_frame():
+    mirror = [5, 4, 3, 2, 1, 0, 6, 7, 8, 9, 15, 14, 13, 12, 11, 10]
+    legs, arms = (0, 1, 2, 3, 4, 5), (10, 11, 12, 13, 14, 15)
+    rng = np.random.default_rng(3)
+    labelled = rng.uniform(1, 2, (3, 16)).astype(np.float32)
+    exchanged = labelled[:, mirror].copy()
+    presence = np.ones((3, 16), np.float32)
+    # Frame 0: the legs fit far better exchanged; frame 1: the arms do; frame 2: neither.
+    exchanged[0, list(legs)] = 0.0
+    exchanged[1, list(arms)] = 0.0
+    loss = float(swap_tolerant_loss(labelled, exchanged, presence, presence, (legs, arms), 16))
+    expected = labelled.copy()
+    expected[0, list(legs)] = 0.0
+    expected[1, list(arms)] = 0.0
+    assert loss == pytest.approx(expected.sum() / presence.sum(), rel=1e-6)
+    # Ungrouped joints (pelvis, thorax, neck, head) always keep their own labels.
+    only_torso = swap_tolerant_loss(labelled, np.zeros_like(labelled), presence, presence, (legs, arms), 16)
+    assert float(only_torso) == pytest.approx(labelled[:, 6:10].sum() / presence.sum(), rel=1e-6)
+    # Absent joints count in neither labelling; no joint present gives 0.
+    assert float(swap_tolerant_loss(labelled, exchanged, 0 * presence, 0 * presence, (legs, arms), 16)) == 0.0
 
 
 def test_absent_joints_do_not_count_and_no_joint_gives_zero():

@@ -61,6 +61,18 @@ def test_pose_loss_falls_when_a_small_model_overfits_a_few_frames():
     assert "mean_joint_distance" in history.history
 
 
+def test_swap_tolerant_pose_training_learns_and_rejects_unknown_modes():
+    frames, joints, visible = stick_figures(8)
+    keras.utils.set_random_seed(0)
+    model = HumanPoseNN("small")
+    history = fit_pose(model, frames, joints, visible, epochs=40, batch_size=8, augment=False,
+                       learning_rate=5e-3, left_right="swap_tolerant")
+    losses = history.history["loss"]
+    assert np.all(np.isfinite(losses)) and losses[-1] < 0.75 * losses[0]
+    with pytest.raises(ValueError, match="left_right"):
+        fit_pose(model, frames, joints, visible, epochs=1, left_right="guess")
+
+
 def test_fit_pose_validates_and_reports_validation_metrics():
     frames, joints, visible = stick_figures(4, size=150)
     keras.utils.set_random_seed(0)
