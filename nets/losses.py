@@ -26,11 +26,7 @@ def sigmoid_cross_entropy_loss(logits, targets, presence):
     Returns:
         scalar.
     """
-    logits = ops.cast(logits, "float32")
-    targets = ops.cast(targets, "float32")
-    # max(l, 0) - l * t + log(1 + exp(-|l|)): stable for large |l|.
-    per_pixel = ops.relu(logits) - logits * targets + ops.log1p(ops.exp(-ops.abs(logits)))
-    return _mean_over_present_joints(per_pixel, presence)
+    return _mean_over_present_joints(_sce_per_pixel(logits, targets), presence)
 
 
 def mean_squared_error_loss(logits, targets, presence):
@@ -38,8 +34,19 @@ def mean_squared_error_loss(logits, targets, presence):
 
     Shapes as `sigmoid_cross_entropy_loss`.
     """
+    return _mean_over_present_joints(_mse_per_pixel(logits, targets), presence)
+
+
+def _sce_per_pixel(logits, targets):
+    logits = ops.cast(logits, "float32")
+    targets = ops.cast(targets, "float32")
+    # max(l, 0) - l * t + log(1 + exp(-|l|)): stable for large |l|.
+    return ops.relu(logits) - logits * targets + ops.log1p(ops.exp(-ops.abs(logits)))
+
+
+def _mse_per_pixel(logits, targets):
     error = ops.sigmoid(ops.cast(logits, "float32")) - ops.cast(targets, "float32")
-    return _mean_over_present_joints(error * error, presence)
+    return error * error
 
 
 def heatmap_loss(kind: HeatmapLoss):
@@ -53,16 +60,10 @@ def heatmap_loss(kind: HeatmapLoss):
 
 def per_joint_heatmap_loss(kind: HeatmapLoss, logits, targets):
     """(B, J): each joint's map summed per-pixel loss (`kind` as `heatmap_loss`), presence ignored."""
-    logits = ops.cast(logits, "float32")
-    targets = ops.cast(targets, "float32")
-    if kind == "SCE":
-        per_pixel = ops.relu(logits) - logits * targets + ops.log1p(ops.exp(-ops.abs(logits)))
-    elif kind == "MSE":
-        error = ops.sigmoid(logits) - targets
-        per_pixel = error * error
-    else:
+    per_pixel = {"SCE": _sce_per_pixel, "MSE": _mse_per_pixel}.get(kind)
+    if per_pixel is None:
         raise ValueError(f"heat-map loss must be 'SCE' or 'MSE', got {kind!r}")
-    return ops.sum(per_pixel, axis=(1, 2))
+    return ops.sum(per_pixel(logits, targets), axis=(1, 2))
 
 
 def swap_tolerant_loss(
@@ -76,7 +77,8 @@ def swap_tolerant_loss(
     Here each group of joints (e.g. the legs: both hips, knees and ankles) costs the smaller of
     its loss under the true labels and under the labels exchanged, so the maps must separate the
     two limbs but may name them either way; `nets.joint_tracks.fix_left_right` then names them
-    consistently over time.
+    consistently over time. Not the default: on held-out people after 4 epochs the maps still
+    held both limbs in 95 % of the knee and ankle pairs (99 % with the true labels; README).
 
     Args:
         labelled: (B, J) per-joint loss against the true targets (`per_joint_heatmap_loss`).
