@@ -36,6 +36,7 @@ BENCHMARKS: tuple[str, ...] = (
     "gait_network",
     "storage_throughput",
     "store_index",
+    "object_store",
     "feature_flow",
     "scale",
     "accuracy",

@@ -119,6 +119,7 @@ GAIT = "gait_network"
 STORAGE = "storage_throughput"
 FLOW = "feature_flow"
 SCALE = "scale"
+OBJECT_STORE = "object_store"
 ACCURACY = "accuracy"
 REFERENCE = "(for reference)"
 
@@ -202,6 +203,14 @@ BENCHMARK_ROWS = Table((
         "with the catalogue (listing alone) / without it (every group's metadata read, page cache warm)", "store_index",
         "{warm_listing_and_skip_s:.1f} s ({warm_listing_s:.1f} s) / {cold_listing_s:.1f} s",
         ("warm listing + skip decision of 100,000 stored sequences (s)",), "{:g} s"),
+    Row("store on object storage (s3://; moto's S3 server on 127.0.0.1, on the same 2 cores): ingest + features + "
+        "describe + evaluate of {walks} walks, vs the store on local disk (the server's own CPU time)", OBJECT_STORE,
+        "x{s3_over_local:.2f} ({s3_total_s:.0f} s vs {local_total_s:.0f} s; server {s3_server_cpu_s:.0f} s of CPU)",
+        ("object-store stages*",), "x{:g}"),
+    Row("object store: listing + deciding what is current, {listing_sequences:,} stored sequences (synthetic index "
+        "entries): unchanged store (the listing cached under the snapshot's id) / first listing after a commit",
+        OBJECT_STORE, "{listing_cached_listing_and_skip_s:.1f} s / {listing_cold_listing_s:.1f} s",
+        ("object store: listing*",), "{:g} s"),
     Row("feature stage's own storage work (read frames, write features)", STORAGE,
         "{feature_stage.transform_frames_fps:,.0f} frames/s", ("transform_frames*",), "{:,.0f}", full=False),
     Row("whole pipeline, wall time per doubling of the archive (64 -> 128 -> 256 walks)", SCALE,

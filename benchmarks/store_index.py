@@ -96,9 +96,17 @@ def _entry(number: int) -> SequenceEntry:
 
 
 def _write_synthetic_sequence(store: SequenceStore, entry: SequenceEntry) -> None:
-    """A sequence folder as ingest leaves it, metadata only: the attributes `storage.ingest`
-    records (labels, source identity, extraction, code version, rates, covariates)."""
-    attrs = {
+    """A sequence folder as ingest leaves it, metadata only."""
+    folder = store.path / SEQUENCES / entry.sequence_id
+    folder.mkdir()
+    (folder / "zarr.json").write_text(json.dumps({"zarr_format": 3, "node_type": "group",
+                                                  "attributes": synthetic_attrs(entry)}))
+
+
+def synthetic_attrs(entry: SequenceEntry) -> dict:
+    """The attributes `storage.ingest` records for a sequence (labels, source identity,
+    extraction, code version, rates, covariates)."""
+    return {
         **entry.labels(), "layout": "casia-b", "source": entry.source, "source_size": entry.size,
         "source_mtime_ns": entry.mtime_ns, "content_hash": entry.content_hash, "extraction": SPEC.as_attrs(),
         "code_version": ingest_code_version(), "source_fps": 25.0, "fps": 25.0, "has_groundtruth": True,
@@ -106,9 +114,6 @@ def _write_synthetic_sequence(store: SequenceStore, entry: SequenceEntry) -> Non
                        "shoes": "#102717", "pattern": "stripes"}, "speed": 0.9, "view": entry.view},
         "frame_count": 60, "sequence_id": entry.sequence_id,
     }
-    folder = store.path / SEQUENCES / entry.sequence_id
-    folder.mkdir()
-    (folder / "zarr.json").write_text(json.dumps({"zarr_format": 3, "node_type": "group", "attributes": attrs}))
 
 
 def _timed(call):

@@ -45,6 +45,16 @@ def store_writer(store: Path, *, create: bool = False) -> Iterator[tuple[str, li
         yield lease, list(sequence_store.recovered)
 
 
+def beside_store(store: Path | str, name: str) -> Path:
+    """A local folder for files kept with a store (trained and downloaded models, identification
+    pictures): `<store>/<name>` for a store on disk; for one on object storage, a folder of the
+    user's cache named after its URL, since those files are read by path.
+    """
+    from storage.object_store import local_folder
+
+    return store / name if isinstance(store, Path) else local_folder(store) / name
+
+
 def bundles(items: Sequence[Item], size: int) -> list[list[Item]]:
     """Consecutive groups of `size` items, so one task amortises its start-up over several."""
     return [list(items[start:start + size]) for start in range(0, len(items), size)]

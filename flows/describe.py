@@ -6,7 +6,7 @@ import time
 
 from prefect import flow
 
-from flows.common import bundles, gather, store_writer, tracked_run
+from flows.common import beside_store, bundles, gather, store_writer, tracked_run
 from flows.compute import dask_task_runner
 from params import DescribeParams, keyword_parameters
 from stages.descriptors import DESCRIPTORS_STAGE
@@ -23,7 +23,7 @@ def describe(params: DescribeParams) -> dict:
     started = time.perf_counter()
     with tracked_run(params.tracking, "describe", params) as run_id, \
             store_writer(params.store) as (lease, _):
-        model_path, tag = resolve_model(params.gait_model, params.tracking, str(params.store / "models" / "downloaded"))
+        model_path, tag = resolve_model(params.gait_model, params.tracking, str(beside_store(params.store, "models") / "downloaded"))
         features_tag = params.features or read_record(model_path).get("features")
         if not features_tag:
             raise ValueError(f"{model_path}: the model does not record which pose features it reads; pass features")

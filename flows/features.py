@@ -8,7 +8,7 @@ import time
 import dask
 from prefect import flow
 
-from flows.common import bundles, gather, store_writer, tracked_run
+from flows.common import beside_store, bundles, gather, store_writer, tracked_run
 from flows.compute import dask_task_runner
 from params import ExtractFeaturesParams, keyword_parameters
 from stages.features import FEATURES_STAGE
@@ -25,7 +25,7 @@ def extract_features(params: ExtractFeaturesParams) -> dict:
     started = time.perf_counter()
     with tracked_run(params.tracking, "extract-features", params) as run_id, \
             store_writer(params.store) as (lease, _):
-        model_path, tag = resolve_model(params.pose_model, params.tracking, str(params.store / "models" / "downloaded"))
+        model_path, tag = resolve_model(params.pose_model, params.tracking, str(beside_store(params.store, "models") / "downloaded"))
         report = compute_features(params, model_path, tag, lease)
         seconds = time.perf_counter() - started
         report.update(seconds=round(seconds, 3), mlflow_run_id=run_id)

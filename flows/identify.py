@@ -15,7 +15,7 @@ from pathlib import Path
 
 from prefect import flow
 
-from flows.common import store_writer, tracked_run
+from flows.common import beside_store, store_writer, tracked_run
 from flows.compute import shared_cluster
 from flows.describe import describe
 from flows.features import extract_features
@@ -49,7 +49,7 @@ def enroll_gallery(params: EnrollParams) -> dict:
             store_writer(params.store, create=True) as (lease, _), \
             shared_cluster(params.compute) as compute:
         stage = dict(compute=compute, tracking=params.tracking.model_copy(update={"parent_run_id": run_id}))
-        downloads = str(params.store / "models" / "downloaded")
+        downloads = str(beside_store(params.store, "models") / "downloaded")
         gait_path, gait_tag = resolve_model(params.gait_model, params.tracking, downloads)
         pose_path, pose_tag = resolve_model(params.pose_model, params.tracking, downloads)
         features = params.features or read_record(gait_path).get("features") or pose_tag
@@ -131,7 +131,7 @@ def identify_footage(params: IdentifyParams) -> dict:
         _, strangers, stranger_subjects = stranger_walks(store, gallery)
         rows, threshold = identify_tracks(gallery, store, ids, vectors, params.far, params.classifier, strangers,
                                           stranger_subjects)
-        out = params.out or params.store / "identified" / f"{time.strftime('%Y%m%d-%H%M%S')}-{run_id[:8]}"
+        out = params.out or beside_store(params.store, "identified") / f"{time.strftime('%Y%m%d-%H%M%S')}-{run_id[:8]}"
         out.mkdir(parents=True, exist_ok=True)
         sheet = contact_sheet(store, rows, str(out / "contact_sheet.png")) if rows else None
         summary = {

@@ -8,11 +8,12 @@ sequences that have features or vectors for a model are skipped.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from prefect import flow
 
 from evaluation.report import headline_metrics
-from flows.common import store_writer, tracked_run
+from flows.common import beside_store, store_writer, tracked_run
 from flows.compute import shared_cluster
 from flows.describe import describe
 from flows.evaluate import evaluate_descriptors
@@ -76,8 +77,11 @@ def run_pipeline(params: PipelineParams) -> dict:
 def _synthetic_pose_store(params: PipelineParams, frame_size: int, stage: dict):
     """Renders and ingests the synthetic archive the pose network learns from."""
     options = params.synthetic_pose_data
-    archive = params.store.parent / f"{params.store.name}.pose-archive"
-    store = params.store.parent / f"{params.store.name}.pose-store"
+    if isinstance(params.store, Path):
+        archive = params.store.parent / f"{params.store.name}.pose-archive"
+        store = params.store.parent / f"{params.store.name}.pose-store"
+    else:  # an object store: its pose store beside it there, the rendered videos on this machine
+        archive, store = beside_store(params.store, "pose-archive"), f"{params.store}.pose-store"
     synthesize_archive(
         archive=archive, layout="casia-b", subjects=options.subjects, views=options.views,
         frames=options.frames, size=frame_size + frame_size % 2, seed=options.seed, **stage,

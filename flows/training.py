@@ -10,15 +10,15 @@ from pathlib import Path
 
 from prefect import flow
 
-from flows.common import tracked_run
+from flows.common import beside_store, tracked_run
 from params import TrainGaitParams, TrainPoseParams, keyword_parameters
 from tasks.models import resolve_model
 from tracking.flow_runs import log_run_metrics
 from tasks.training import log_model, protocol_training_people, train_gait_task, train_pose_task
 
 
-def model_dir(store: Path) -> str:
-    return str(store / "models")
+def model_dir(store: Path | str) -> str:
+    return str(beside_store(store, "models"))
 
 
 @flow(name="train-pose")

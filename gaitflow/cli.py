@@ -106,12 +106,17 @@ def _preflight(args: argparse.Namespace, settings: Settings) -> None:
                 f"{archive}: no sequences for layout {args.layout} ({len(manifest.unmatched)} files fit no "
                 "pattern); nothing to do"
             )
-    store: Path | None = getattr(args, "store", None)
-    if store is not None:
+    store: Path | str | None = getattr(args, "store", None)
+    if isinstance(store, Path):
         if store.exists() and not store.is_dir():
             raise StoreError(f"{store.resolve()}: is a file, not a gaitflow store")
         if args.command not in ("ingest", "run") and not (args.command == "enroll" and not store.exists()):
             SequenceStore(store)
+    elif store is not None:  # an object store: reachable, and holding a store unless this run creates one
+        from storage.object_store import store_exists
+
+        if not store_exists(store) and args.command not in ("ingest", "run", "enroll"):
+            SequenceStore(store)  # says it is not a store
     address = getattr(args, "dask_address", None) or settings.dask_address
     if address:
         _check_scheduler(address)
@@ -148,8 +153,15 @@ def _preflight_enroll(args: argparse.Namespace) -> None:
     if not _is_uri(args.gait_model):
         if not gait.is_file() or gait.suffix != ".keras":
             raise CommandError(f"{args.gait_model}: not a saved Keras gait model (.keras)")
-        if (args.store / "zarr.json").is_file():
+        if isinstance(args.store, Path) and (args.store / "zarr.json").is_file() or \
+                not isinstance(args.store, Path) and _object_store_exists(args.store):
             check_models(SequenceStore(args.store), args.gallery, file_digest(gait))
+
+
+def _object_store_exists(location: str) -> bool:
+    from storage.object_store import store_exists
+
+    return store_exists(location)
 
 
 def _is_uri(reference: str) -> bool:

@@ -35,6 +35,29 @@ def _local_path(value: Any) -> Any:
 # A folder or file on a local or mounted file system.
 LocalPath = Annotated[Path, BeforeValidator(_local_path)]
 
+# URL schemes of the object stores a store may live on (storage.object_store.SCHEMES).
+STORE_SCHEMES = ("s3",)
+
+
+def _store_location(value: Any) -> Any:
+    """A store's place: a local path (a Path), or an object-storage URL kept as text, since a Path
+    would fold its "//". Other schemes are refused, naming the supported ones."""
+    if isinstance(value, str) and "://" in value:
+        scheme, rest = value.split("://", 1)
+        if scheme.lower() in STORE_SCHEMES:
+            if not rest.split("/", 1)[0]:
+                raise ValueError(f"{value}: no bucket; write {scheme}://bucket/prefix")
+            return f"{scheme.lower()}://{rest.rstrip('/')}"
+        if scheme.lower() != "file":
+            raise ValueError(f"{value}: the {scheme}:// scheme is not supported; a store is a local path, a file:// "
+                             f"URL or {' or '.join(s + '://bucket/prefix' for s in STORE_SCHEMES)}")
+        value = rest
+    return Path(value) if isinstance(value, str) else value
+
+
+# A gaitflow store: a local folder, or a prefix on object storage (s3://bucket/prefix).
+StoreLocation = Annotated[Path | str, BeforeValidator(_store_location)]
+
 # Fields that several flows share, declared once; each flow's model gives the default.
 VideoArchive = Annotated[LocalPath, Field(description="Top folder of the video archive.")]
 Layout = Annotated[Literal["casia-b", "tum-gaid", "folder"], Field(
@@ -84,7 +107,7 @@ class IngestParams(Params):
     """Parameters of `ingest_archive`."""
 
     archive: VideoArchive
-    store: LocalPath = Field(description="The zarr store to write (created if missing).")
+    store: StoreLocation = Field(description="The zarr store to write (created if missing).")
     layout: Layout = "casia-b"
     frame_size: int = Field(299, ge=16, le=2048, description="Side of the stored square frames in pixels.")
     fps: FrameRate = None
@@ -164,7 +187,7 @@ class PoseTrainingOptions(Params):
 class TrainPoseParams(Params):
     """Parameters of `train_pose`."""
 
-    store: LocalPath = Field(description="Store whose sequences carry ground-truth joints.")
+    store: StoreLocation = Field(description="Store whose sequences carry ground-truth joints.")
     protocol: ProtocolOptions | None = Field(
         None, description="When given, only this protocol's training people are used, so test people stay unseen."
     )
@@ -193,7 +216,7 @@ class FeatureOptions(Params):
 class ExtractFeaturesParams(Params):
     """Parameters of `extract_features`."""
 
-    store: LocalPath = Field(description="Store with ingested frames.")
+    store: StoreLocation = Field(description="Store with ingested frames.")
     pose_model: str = Field(
         min_length=1, description="A saved .keras pose model, an MLflow model URI (runs:/...), or the prefix of a "
         "seed TF1 checkpoint (.../MPII+LSP.ckpt, converted once).",
@@ -239,7 +262,7 @@ class GaitTrainingOptions(Params):
 class TrainGaitParams(Params):
     """Parameters of `train_gait`."""
 
-    store: LocalPath = Field(description="Store with pose features.")
+    store: StoreLocation = Field(description="Store with pose features.")
     features: str = Field(min_length=1, description="Tag of the pose model whose features to train on.")
     protocol: ProtocolOptions = Field(default_factory=ProtocolOptions)
     training: GaitTrainingOptions = Field(default_factory=GaitTrainingOptions)
@@ -250,7 +273,7 @@ class TrainGaitParams(Params):
 class DescribeParams(Params):
     """Parameters of `describe`."""
 
-    store: LocalPath = Field(description="Store with pose features.")
+    store: StoreLocation = Field(description="Store with pose features.")
     gait_model: str = Field(min_length=1, description="A saved .keras GaitNN, or an MLflow model URI (runs:/...).")
     features: str | None = Field(
         None, description="Tag of the pose features the model reads; None: what the model's training recorded."
@@ -263,7 +286,7 @@ class DescribeParams(Params):
 class EvaluateParams(Params):
     """Parameters of `evaluate`."""
 
-    store: LocalPath = Field(description="Store with identification vectors.")
+    store: StoreLocation = Field(description="Store with identification vectors.")
     descriptors: str = Field(min_length=1, description="Tag of the GaitNN whose identification vectors to evaluate.")
     protocol: ProtocolOptions = Field(default_factory=ProtocolOptions)
     classifiers: Classifiers = ("svm", "nn")
@@ -284,7 +307,7 @@ class PipelineParams(Params):
     """Parameters of `run_pipeline`: from a video archive to identification results."""
 
     archive: VideoArchive
-    store: LocalPath = Field(description="The zarr store for every stage's arrays (created if missing).")
+    store: StoreLocation = Field(description="The zarr store for every stage's arrays (created if missing).")
     layout: Layout = "casia-b"
     protocol: ProtocolOptions = Field(default_factory=ProtocolOptions)
     pose_model: str | None = Field(
@@ -316,7 +339,7 @@ class EnrollParams(Params):
     person from videos of them walking or the labelled people of a store."""
 
     gallery: GalleryName
-    store: LocalPath = Field(description="The zarr store that keeps the gallery (created if missing).")
+    store: StoreLocation = Field(description="The zarr store that keeps the gallery (created if missing).")
     gait_model: str = Field(min_length=1, description="A saved .keras GaitNN, or an MLflow model URI (runs:/...).")
     pose_model: str = Field(
         min_length=1, description="The pose model (.keras, MLflow URI or seed checkpoint prefix) whose features the "
@@ -326,7 +349,7 @@ class EnrollParams(Params):
         None, min_length=1, max_length=200, description="With videos: the person's name (each video's longest walker).",
     )
     videos: tuple[Path, ...] = Field((), description="Videos of the person named by `name` walking.")
-    from_store: LocalPath | None = Field(
+    from_store: StoreLocation | None = Field(
         None, description="A store whose labelled sequences (their subject labels) are enrolled; vectors missing "
         "for the gait model are computed there first.",
     )
@@ -351,7 +374,7 @@ class IdentifyParams(Params):
     """Parameters of `identify_footage`: who walks in new footage, against a gallery."""
 
     footage: LocalPath = Field(description="A video, or a folder of videos (static camera).")
-    store: LocalPath = Field(description="The store that keeps the gallery; the footage's walkers are stored there too.")
+    store: StoreLocation = Field(description="The store that keeps the gallery; the footage's walkers are stored there too.")
     gallery: GalleryName
     far: float = Field(
         0.01, ge=0.0, lt=1.0,

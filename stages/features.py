@@ -26,10 +26,11 @@ def sequences_without(store: SequenceStore, stage: str, tag: str, code_version: 
     as missing, so a fixed stage recomputes what the old code made.
     """
     pending = []
-    for sequence_id in store.sequence_ids():
-        attrs = store.stage_attrs(sequence_id, stage, tag)
-        if attrs is None or (code_version is not None and attrs.get("code_version") != code_version):
-            pending.append(sequence_id)
+    with store.reading():
+        for sequence_id in store.sequence_ids():
+            attrs = store.stage_attrs(sequence_id, stage, tag)
+            if attrs is None or (code_version is not None and attrs.get("code_version") != code_version):
+                pending.append(sequence_id)
     return pending
 
 
@@ -58,8 +59,9 @@ def check_frames_fit_model(store: SequenceStore, sequence_ids: Sequence[str], in
     the pose network's input: up-scaling invents no detail, so such features would be garbage
     computed quietly. Larger frames are fine (they are scaled down).
     """
-    for sequence_id in sequence_ids:
-        side = int(store.open_sequence(sequence_id)["frames"].shape[1])
+    with store.reading():
+        sides = {sequence_id: int(store.open_sequence(sequence_id)["frames"].shape[1]) for sequence_id in sequence_ids}
+    for sequence_id, side in sides.items():
         if side < input_size:
             raise ValueError(
                 f"{store.path}: sequence {sequence_id!r} has {side}x{side} px frames, smaller than the pose "

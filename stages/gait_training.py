@@ -26,7 +26,8 @@ def feature_table(store: SequenceStore, features_tag: str) -> dict[str, dict]:
     Raises:
       ValueError: none has them (the features were never extracted with that model).
     """
-    table = {i: a for i, a in store.all_sequence_attrs().items() if store.has_stage(i, FEATURES_STAGE, features_tag)}
+    with store.reading():
+        table = {i: a for i, a in store.all_sequence_attrs().items() if store.has_stage(i, FEATURES_STAGE, features_tag)}
     if not table:
         raise ValueError(
             f"{store.path}: no sequence has features of pose model {features_tag!r}; run extract_features "
@@ -37,7 +38,8 @@ def feature_table(store: SequenceStore, features_tag: str) -> dict[str, dict]:
 
 def read_features(store: SequenceStore, sequence_ids: Sequence[str], features_tag: str) -> list[np.ndarray]:
     """Spatial features (T_i, 17, 17, 32) of each sequence, in its stored precision."""
-    return [np.asarray(store.open_stage(i, FEATURES_STAGE, features_tag)["spatial"][:]) for i in sequence_ids]
+    with store.reading():
+        return [np.asarray(store.open_stage(i, FEATURES_STAGE, features_tag)["spatial"][:]) for i in sequence_ids]
 
 
 def train_gait_model(

@@ -29,13 +29,14 @@ def stored_vectors(store: SequenceStore, sequence_ids: Sequence[str], gait_model
       (ids that have one, (n, D) float32 vectors, {id: reason} for those that have none).
     """
     ids, vectors, missing = [], [], {}
-    for sequence_id in sequence_ids:
-        if not store.has_stage(sequence_id, DESCRIPTORS_STAGE, gait_model):
-            missing[sequence_id] = f"no identification vector of gait model {gait_model}"
-            continue
-        vector = np.asarray(store.open_stage(sequence_id, DESCRIPTORS_STAGE, gait_model)["vector"][:], np.float32)
-        ids.append(sequence_id)
-        vectors.append(vector)
+    with store.reading():
+        for sequence_id in sequence_ids:
+            if not store.has_stage(sequence_id, DESCRIPTORS_STAGE, gait_model):
+                missing[sequence_id] = f"no identification vector of gait model {gait_model}"
+                continue
+            vector = np.asarray(store.open_stage(sequence_id, DESCRIPTORS_STAGE, gait_model)["vector"][:], np.float32)
+            ids.append(sequence_id)
+            vectors.append(vector)
     return ids, (np.stack(vectors) if vectors else np.zeros((0, 0), np.float32)), missing
 
 

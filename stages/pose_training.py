@@ -101,7 +101,8 @@ def training_frames_per_sequence(
     wanted = frames_per_sequence * epochs
     if not sequence_ids or wanted == frames_per_sequence:
         return frames_per_sequence
-    frames = [store.open_sequence(i)["frames"] for i in sequence_ids]
+    with store.reading():
+        frames = [store.open_sequence(i)["frames"] for i in sequence_ids]
     frame_bytes = int(np.prod(frames[0].shape[1:])) * frames[0].dtype.itemsize
     counts = np.array([array.shape[0] for array in frames])
     budget = memory_gb * 2**30 / frame_bytes

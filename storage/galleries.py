@@ -20,9 +20,8 @@ import time
 from typing import Sequence
 
 import numpy as np
-import zarr
 
-from storage.store import ChunkedArray, SequenceStore, _read_attrs, _write_group
+from storage.store import ChunkedArray, SequenceStore
 
 GALLERIES = "galleries"
 _GALLERY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -72,12 +71,11 @@ def check_gallery_name(name: str) -> str:
 
 
 def gallery_names(store: SequenceStore) -> list[str]:
-    root = store.path / GALLERIES
-    return sorted(p.name for p in root.iterdir() if (p / "zarr.json").is_file()) if root.is_dir() else []
+    return store.named_groups(GALLERIES)
 
 
 def has_gallery(store: SequenceStore, name: str) -> bool:
-    return (store.path / GALLERIES / check_gallery_name(name) / "zarr.json").is_file()
+    return store.named_group_attrs(GALLERIES, check_gallery_name(name)) is not None
 
 
 def read_gallery(store: SequenceStore, name: str) -> Gallery:
@@ -86,12 +84,11 @@ def read_gallery(store: SequenceStore, name: str) -> Gallery:
     Raises:
       GalleryError: no such gallery (the message lists those there are), or it holds nobody.
     """
-    folder = store.path / GALLERIES / check_gallery_name(name)
-    if not (folder / "zarr.json").is_file():
+    attrs = store.named_group_attrs(GALLERIES, check_gallery_name(name))
+    if attrs is None:
         known = ", ".join(gallery_names(store)) or "none"
         raise GalleryError(f"gallery {name!r} is not in {store.path} (galleries there: {known}); enroll people first")
-    attrs = _read_attrs(folder)
-    vectors = np.asarray(zarr.open_group(str(folder), mode="r")["vectors"][:], dtype=np.float32)
+    vectors = np.asarray(store.open_named_group(GALLERIES, name)["vectors"][:], dtype=np.float32)
     if len(vectors) == 0:
         raise GalleryError(f"gallery {name!r} in {store.path} is empty: enroll people first")
     return Gallery(
@@ -112,9 +109,9 @@ def check_open_set(gallery: Gallery) -> Gallery:
 
 def check_models(store: SequenceStore, name: str, gait_model: str, features: str | None = None) -> None:
     """Refuses to mix models in a gallery: GalleryError naming the gallery and both models."""
-    if not has_gallery(store, name):
+    attrs = store.named_group_attrs(GALLERIES, check_gallery_name(name))
+    if attrs is None:
         return
-    attrs = _read_attrs(store.path / GALLERIES / name)
     if attrs.get("gait_model") != gait_model:
         raise GalleryError(
             f"gallery {name!r} holds vectors of gait model {attrs.get('gait_model')} ({attrs.get('gait_model_path')}); "
@@ -176,7 +173,5 @@ def enroll(
             "sequences": sequences, "updated": time.strftime("%Y-%m-%d %H:%M:%S"),
         }
         arrays = {"vectors": ChunkedArray(vectors.shape, "float32", vectors.shape, [vectors])}
-        (store.path / GALLERIES).mkdir(exist_ok=True)
-        with store._locked_for_call(), store._staged(store.path / GALLERIES / name) as group:
-            _write_group(group, attrs, arrays, f"gallery:{name}")
+        store.write_named_group(GALLERIES, name, attrs, arrays, f"gallery:{name}")
     return read_gallery(store, name)

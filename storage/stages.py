@@ -111,15 +111,16 @@ def read_vectors(store: SequenceStore, stage: str, name: str, array: str = "vect
       ids: sequence ids, sorted; vectors: (N, D); attrs: the sequences' attributes.
     """
     ids, vectors, attrs = [], [], []
-    for sequence_id, sequence_attrs in sorted(store.all_sequence_attrs().items()):
-        if store.has_stage(sequence_id, stage, name):
-            ids.append(sequence_id)
-            vector = np.asarray(store.open_stage(sequence_id, stage, name)[array][:])
-            if not np.isfinite(vector).all():
-                raise ValueError(f"{store.path}: sequence {sequence_id!r} has a {stage}/{name} {array} with NaN "
-                                 "or infinity; describe it again")
-            vectors.append(vector)
-            attrs.append(sequence_attrs)
+    with store.reading():
+        for sequence_id, sequence_attrs in sorted(store.all_sequence_attrs().items()):
+            if store.has_stage(sequence_id, stage, name):
+                ids.append(sequence_id)
+                vector = np.asarray(store.open_stage(sequence_id, stage, name)[array][:])
+                if not np.isfinite(vector).all():
+                    raise ValueError(f"{store.path}: sequence {sequence_id!r} has a {stage}/{name} {array} with "
+                                     "NaN or infinity; describe it again")
+                vectors.append(vector)
+                attrs.append(sequence_attrs)
     if not vectors:
         raise ValueError(f"{store.path}: no sequence has {stage}/{name}; run that stage first")
     return ids, np.stack(vectors), attrs

@@ -105,9 +105,23 @@ def sequence_key(sequence_id: str) -> str:
 
 
 class SequenceStore:
-    """A zarr store of sequences on the local file system."""
+    """A zarr store of sequences on the local file system.
+
+    Given an object-storage URL (`s3://bucket/prefix`), the constructor returns the same
+    interface on object storage instead (`storage.object_store.ObjectSequenceStore`), as
+    `pathlib.Path` returns the path class of its system.
+    """
+
+    def __new__(cls, path: str | os.PathLike, *args, **kwargs) -> "SequenceStore":
+        if cls is SequenceStore and _is_url(path):
+            from storage.object_store import ObjectSequenceStore
+
+            cls = ObjectSequenceStore
+        return super().__new__(cls)
 
     def __init__(self, path: str | os.PathLike, *, create: bool = False, lease: str | None = None) -> None:
+        if isinstance(path, str) and path.lower().startswith("file://"):
+            path = path[len("file://"):]
         self.path = Path(path).expanduser().resolve()
         self.lease = lease
         self.recovered: list[str] = []
@@ -196,6 +210,13 @@ class SequenceStore:
             yield
 
     # ----------------------------------------------------------------------------- reading
+    @contextlib.contextmanager
+    def reading(self) -> Iterator["SequenceStore"]:
+        """A block of many reads (a loop over the sequences). On disk each read is current and
+        cheap, so nothing changes; on object storage the block reads one snapshot instead of
+        looking up the branch for every read (`ObjectSequenceStore.reading`)."""
+        yield self
+
     def sequence_ids(self) -> list[str]:
         """Ids of every complete sequence, sorted."""
         return sorted(self._index())
@@ -230,6 +251,21 @@ class SequenceStore:
             raise StoreError(f"{self.path}: sequence {sequence_id!r} has no {stage}/{name}")
         return zarr.open_group(str(folder), mode="r")
 
+    def named_groups(self, folder: str) -> list[str]:
+        """Names of the complete groups in a top-level folder beside `sequences` (e.g. galleries)."""
+        root = self.path / _checked(folder)
+        return sorted(p.name for p in root.iterdir() if (p / "zarr.json").is_file()) if root.is_dir() else []
+
+    def named_group_attrs(self, folder: str, name: str) -> dict | None:
+        group = self.path / _checked(folder) / _checked(name)
+        return _read_attrs(group) if (group / "zarr.json").is_file() else None
+
+    def open_named_group(self, folder: str, name: str) -> zarr.Group:
+        group = self.path / _checked(folder) / _checked(name)
+        if not (group / "zarr.json").is_file():
+            raise StoreError(f"{self.path}: no {folder}/{name}")
+        return zarr.open_group(str(group), mode="r")
+
     # ----------------------------------------------------------------------------- writing
     def write_sequence(
         self, sequence_id: str, attrs: Mapping | Callable[[], Mapping], arrays: Mapping[str, ChunkedArray]
@@ -261,6 +297,15 @@ class SequenceStore:
                 zarr.open_group(str(stage_dir), mode="a")
             with self._staged(stage_dir / _checked(name)) as group:
                 _write_group(group, attrs, arrays, sequence_id)
+
+    def write_named_group(
+        self, folder: str, name: str, attrs: Mapping, arrays: Mapping[str, ChunkedArray], label: str
+    ) -> None:
+        """Writes (or replaces) the group `<folder>/<name>` atomically; `label` is recorded as its id."""
+        with self._locked_for_call():
+            (self.path / _checked(folder)).mkdir(exist_ok=True)
+            with self._staged(self.path / folder / _checked(name)) as group:
+                _write_group(group, attrs, arrays, label)
 
     def remove_sequence(self, sequence_id: str) -> bool:
         """Removes a stored sequence whole, with every stage output; False when none is stored.
@@ -436,6 +481,12 @@ class SequenceStore:
         os.replace(staging, destination)
         record.unlink()
         shutil.rmtree(parked, ignore_errors=True)
+
+
+def _is_url(path: object) -> bool:
+    """A URL other than file:// (those name local paths)."""
+    return isinstance(path, str) and bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", path)) \
+        and not path.lower().startswith("file://")
 
 
 def _check_store_folder(path: Path, create: bool) -> None:

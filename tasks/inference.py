@@ -37,7 +37,8 @@ def extract_features_task(
 def frame_count(store: str, sequence_ids: list[str]) -> int:
     """Frames the sequences hold (for a progress display)."""
     opened = SequenceStore(store)
-    return sum(int(opened.open_sequence(i)["frames"].shape[0]) for i in sequence_ids)
+    with opened.reading():
+        return sum(int(opened.open_sequence(i)["frames"].shape[0]) for i in sequence_ids)
 
 
 @task(name="describe-sequences")

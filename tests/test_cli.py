@@ -151,8 +151,11 @@ def test_options_set_the_flow_keywords_and_leave_the_rest_to_the_models():
     (["synth", "a", "--size", "33"], "--size: '33': Input should be a multiple of 2"),
     (["train-gait", "--store", "s", "--features", "f", "--train-subjects", "x"], "--train-subjects: 'x'"),
     (["run", "a", "--store", "s", "--layout", "casia"], "--layout: 'casia': Input should be 'casia-b', 'tum-gaid' or 'folder'"),
-    (["evaluate", "--store", "s3://bucket/s.zarr", "--descriptors", "d"], "--store: 's3://bucket/s.zarr': "
-     "s3://bucket/s.zarr: the s3:// scheme is not supported; the store and archives take a local or mounted path"),
+    (["evaluate", "--store", "gs://bucket/s.zarr", "--descriptors", "d"], "--store: 'gs://bucket/s.zarr': "
+     "gs://bucket/s.zarr: the gs:// scheme is not supported; a store is a local path, a file:// URL or "
+     "s3://bucket/prefix"),
+    (["ingest", "s3://bucket/archive", "--store", "s"], "ARCHIVE: 's3://bucket/archive': s3://bucket/archive: the "
+     "s3:// scheme is not supported; the store and archives take a local or mounted path"),
 ])
 def test_out_of_bounds_values_are_one_error_line_and_exit_2(arguments, expected, capsys):
     from gaitflow.cli import main

@@ -3,6 +3,8 @@ description, and that refuse bad values and unknown keys before anything runs.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import inspect
 
 import pytest
@@ -80,11 +82,17 @@ def test_bad_values_and_unknown_keys_are_refused_with_the_key_named():
         ingest_archive.validate_parameters({**good, "compute": {"n_workerz": 1}})
     with pytest.raises(ParameterTypeError, match=r"archive: Field required"):
         ingest_archive.validate_parameters({"store": "data/store.zarr"})
-    # A URL would otherwise become a local folder named "s3:"; file:// URLs are their path.
-    with pytest.raises(ParameterTypeError, match=r"store: .*the s3:// scheme is not supported"):
-        ingest_archive.validate_parameters({**good, "store": "s3://bucket/store.zarr"})
+    # A URL would otherwise become a local folder named "gs:"; file:// URLs are their path; s3:// URLs
+    # stay text (a Path would fold their "//").
+    with pytest.raises(ParameterTypeError, match=r"store: .*the gs:// scheme is not supported.*s3://bucket/prefix"):
+        ingest_archive.validate_parameters({**good, "store": "gs://bucket/store.zarr"})
+    with pytest.raises(ParameterTypeError, match=r"archive: .*the s3:// scheme is not supported"):
+        ingest_archive.validate_parameters({**good, "archive": "s3://bucket/archive"})
     accepted = ingest_archive.validate_parameters({**good, "store": "file:///data/store.zarr"})
-    assert str(accepted["store"]) == "/data/store.zarr"
+    assert accepted["store"] == Path("/data/store.zarr")
+    accepted = ingest_archive.validate_parameters({**good, "store": "S3://bucket/stores/casia/"})
+    assert accepted["store"] == "s3://bucket/stores/casia"
+    assert isinstance(ingest_archive.validate_parameters(good)["store"], Path)
 
 
 def test_the_flow_body_still_gets_one_validated_model():

@@ -48,12 +48,12 @@ def test_missing_or_bad_galleries_are_clear_errors(tmp_path):
 def test_a_failed_write_leaves_the_gallery_as_it_was(tmp_path, monkeypatch):
     store = SequenceStore(tmp_path / "s.zarr", create=True)
     enroll(store, "lab", np.ones((1, 4)), ["ann"], ["a1"], **MODELS)
-    import storage.galleries as galleries
+    import storage.store
 
     def broken(*args, **kwargs):
         raise OSError("disk fell off")
 
-    monkeypatch.setattr(galleries, "_write_group", broken)
+    monkeypatch.setattr(storage.store, "_write_group", broken)
     with pytest.raises(OSError):
         enroll(store, "lab", np.ones((1, 4)), ["bob"], ["b1"], **MODELS)
     assert read_gallery(store, "lab").people == ["ann"]

@@ -1,0 +1,180 @@
+"""The store on object storage (icechunk on an S3-compatible server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from storage.store import ChunkedArray, SequenceStore, StoreError
+
+
+def _frames(value, count=5, chunk=2):
+    data = np.full((count, 4, 4, 3), value, np.uint8)
+    return ChunkedArray((0, 4, 4, 3), "uint8", (chunk, 4, 4, 3), (data[s:s + chunk] for s in range(0, count, chunk)))
+
+
+def test_a_store_on_s3_reads_back_what_was_written(s3_bucket):
+    from storage.object_store import ObjectSequenceStore
+
+    with pytest.raises(StoreError, match="not a gaitflow store"):
+        SequenceStore(f"{s3_bucket}/store")
+    store = SequenceStore(f"{s3_bucket}/store/", create=True)
+    assert isinstance(store, ObjectSequenceStore) and store.path == f"{s3_bucket}/store"
+    store.write_sequence("001-nm-01-090", {"content_hash": "7"}, {"frames": _frames(7)})
+    store.write_stage("001-nm-01-090", "features", "m1", {"model": "m1"},
+                      {"spatial": ChunkedArray((5, 2), "float16", (5, 2), [np.ones((5, 2))])})
+
+    again = SequenceStore(f"{s3_bucket}/store")  # another client sees the commits
+    assert again.sequence_ids() == ["001-nm-01-090"]
+    frames = again.open_sequence("001-nm-01-090")["frames"]
+    assert frames.shape == (5, 4, 4, 3) and frames.chunks == (2, 4, 4, 3) and (frames[:] == 7).all()
+    assert again.all_sequence_attrs()["001-nm-01-090"]["content_hash"] == "7"
+    assert again.has_stage("001-nm-01-090", "features", "m1") and not again.has_stage("001-nm-01-090", "features", "m2")
+    assert again.stage_attrs("001-nm-01-090", "features", "m1")["model"] == "m1"
+    assert (again.open_stage("001-nm-01-090", "features", "m1")["spatial"][:] == 1).all()
+    with pytest.raises(StoreError, match="is not stored"):
+        again.write_stage("nobody", "features", "m1", {}, {})
+
+    store.write_sequence("001-nm-01-090", {"content_hash": "8"}, {"frames": _frames(8, count=3)})
+    assert again.open_sequence("001-nm-01-090")["frames"].shape[0] == 3
+    assert not again.has_stage("001-nm-01-090", "features", "m1")  # replaced whole, as on disk
+    assert store.remove_sequence("001-nm-01-090") and not store.remove_sequence("001-nm-01-090")
+    assert again.sequence_ids() == []
+
+
+def test_a_failed_write_commits_nothing(s3_bucket):
+    store = SequenceStore(f"{s3_bucket}/s", create=True)
+    store.write_sequence("seq", {"content_hash": "1"}, {"frames": _frames(1)})
+
+    def failing():
+        yield np.full((2, 4, 4, 3), 9, np.uint8)
+        raise OSError("connection reset")
+
+    with pytest.raises(OSError):
+        store.write_sequence("seq", {"content_hash": "9"}, {"frames": ChunkedArray((0, 4, 4, 3), "uint8", (2, 4, 4, 3), failing())})
+    with pytest.raises(OSError):
+        store.write_sequence("new", {}, {"frames": ChunkedArray((0, 4, 4, 3), "uint8", (2, 4, 4, 3), failing())})
+    assert store.sequence_ids() == ["seq"]
+    assert (store.open_sequence("seq")["frames"][:] == 1).all() and store.sequence_attrs("seq")["content_hash"] == "1"
+
+
+def test_two_writers_of_different_sequences_both_land(s3_bucket):
+    SequenceStore(f"{s3_bucket}/s", create=True)
+    errors = []
+
+    def write(first: int) -> None:
+        store = SequenceStore(f"{s3_bucket}/s")  # one client each, as two worker processes
+        try:
+            for number in range(first, first + 4):
+                store.write_sequence(f"seq-{number}", {"content_hash": str(number)}, {"frames": _frames(number)})
+        except Exception as error:  # noqa: BLE001
+            errors.append(error)
+
+    writers = [threading.Thread(target=write, args=(first,)) for first in (0, 10)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    assert errors == []
+    store = SequenceStore(f"{s3_bucket}/s")
+    assert store.sequence_ids() == sorted(f"seq-{n}" for n in (*range(4), *range(10, 14)))
+    assert all((store.open_sequence(f"seq-{n}")["frames"][:] == n).all() for n in (0, 3, 10, 13))
+
+
+def test_when_two_writers_replace_the_same_sequence_the_later_commit_fails_whole(s3_bucket):
+    first = SequenceStore(f"{s3_bucket}/s", create=True)
+    second = SequenceStore(f"{s3_bucket}/s")
+    first.write_sequence("seq", {"content_hash": "1"}, {"frames": _frames(1)})
+
+    def attrs_after_a_rival_commit():
+        # Called once the arrays are written, before the commit: the rival lands in between.
+        second.write_sequence("seq", {"content_hash": "3"}, {"frames": _frames(3, count=3)})
+        return {"content_hash": "2"}
+
+    with pytest.raises(StoreError, match="another writer changed the same group"):
+        first.write_sequence("seq", attrs_after_a_rival_commit, {"frames": _frames(2)})
+    assert first.sequence_attrs("seq")["content_hash"] == "3"
+    assert (first.open_sequence("seq")["frames"][:] == 3).all() and first.open_sequence("seq")["frames"].shape[0] == 3
+
+
+def test_a_reader_keeps_its_snapshot_while_a_writer_replaces_the_sequence(s3_bucket):
+    store = SequenceStore(f"{s3_bucket}/s", create=True)
+    store.write_sequence("seq", {"content_hash": "1"}, {"frames": _frames(1)})
+    opened = store.open_sequence("seq")
+    store.write_sequence("seq", {"content_hash": "2"}, {"frames": _frames(2)})
+    assert (opened["frames"][:] == 1).all()  # never a mix of the two versions
+    assert (store.open_sequence("seq")["frames"][:] == 2).all()
+
+
+def test_galleries_live_in_an_object_store_too(s3_bucket):
+    from storage.galleries import enroll, gallery_names, read_gallery
+
+    store = SequenceStore(f"{s3_bucket}/s", create=True)
+    models = dict(gait_model="g1", gait_model_path="/m/g1.keras", features="p1", pose_model="/m/p1.keras", frame_size=64)
+    enroll(store, "lab", np.ones((2, 4)), ["ann", "bob"], ["a1", "b1"], **models)
+    enroll(store, "lab", np.zeros((1, 4)), ["cid"], ["c1"], **models)
+    assert gallery_names(store) == ["lab"] and read_gallery(store, "lab").people == ["ann", "bob", "cid"]
+
+
+def test_store_urls_with_other_schemes_or_no_bucket_are_refused_by_name():
+    with pytest.raises(StoreError, match=r"gs:// scheme is not supported.*s3://bucket/prefix"):
+        SequenceStore("gs://bucket/prefix")
+    with pytest.raises(StoreError, match="no bucket"):
+        SequenceStore("s3:///prefix")
+
+
+def test_an_unreachable_object_store_fails_in_seconds_with_one_line(s3_endpoint, monkeypatch):
+    import socket
+
+    import storage.object_store as object_store
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens there
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setattr(object_store, "FIRST_CONTACT_TIMEOUT_S", 2.0)
+    started = time.monotonic()
+    with pytest.raises(StoreError) as raised:
+        SequenceStore("s3://nowhere/store", create=True)
+    assert time.monotonic() - started < 10
+    message = str(raised.value)
+    assert message.startswith("s3://nowhere/store: ") and "\n" not in message
+
+
+def test_the_cached_listing_follows_every_commit_and_spares_an_unchanged_store_its_reads(s3_bucket, monkeypatch):
+    import zarr
+
+    store = SequenceStore(f"{s3_bucket}/s", create=True)
+    store.write_sequence("a", {"content_hash": "1"}, {"frames": _frames(1)})
+    assert set(store.all_sequence_attrs()) == {"a"}
+    store.write_sequence("b", {"content_hash": "2"}, {"frames": _frames(2)})
+    other = SequenceStore(f"{s3_bucket}/s")
+    assert set(other.all_sequence_attrs()) == {"a", "b"}
+    other.write_sequence("a", {"content_hash": "3"}, {"frames": _frames(3)})
+    store.remove_sequence("b")
+    assert store.all_sequence_attrs() == {"a": {"content_hash": "3", "sequence_id": "a"}}
+
+    def no_group_reads(*args, **kwargs):
+        raise AssertionError("an unchanged store was listed from its groups")
+
+    monkeypatch.setattr(zarr, "open_group", no_group_reads)
+    assert set(other.all_sequence_attrs()) == {"a"}
+
+
+def test_a_reading_block_reads_one_snapshot_and_sees_its_own_writes(s3_bucket):
+    store = SequenceStore(f"{s3_bucket}/s", create=True)
+    other = SequenceStore(f"{s3_bucket}/s")
+    store.write_sequence("a", {"content_hash": "1"}, {"frames": _frames(1)})
+    with store.reading():
+        other.write_sequence("b", {"content_hash": "2"}, {"frames": _frames(2)})
+        assert store.sequence_ids() == ["a"] and store.sequence_attrs("b") is None  # the block's snapshot
+        store.write_sequence("c", {"content_hash": "3"}, {"frames": _frames(3)})
+        assert store.sequence_ids() == ["a", "b", "c"]  # its own commit moved it (onto b's)
+        other.remove_sequence("a")
+        assert store.sequence_attrs("a") is not None
+    assert store.sequence_ids() == ["b", "c"]
+    with SequenceStore(f"{s3_bucket}/s").reading() as same:  # on disk and in S3 alike
+        assert same.sequence_ids() == ["b", "c"]
