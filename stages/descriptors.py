@@ -40,29 +40,31 @@ def describe_sequences(
                 if (store.stage_attrs(i, DESCRIPTORS_STAGE, model_tag) or {}).get("code_version") != code_version]
     failed: dict[str, str] = {}
     features: dict[str, np.ndarray] = {}
-    for sequence_id in todo:
-        try:
-            [features[sequence_id]] = read_features(store, [sequence_id], features_tag)
-            check_finite(sequence_id, "pose features", features[sequence_id])
-        except (StoreError, NonFiniteError) as error:
-            failed[sequence_id] = str(error)
-            features.pop(sequence_id, None)
+    with store.reading():
+        for sequence_id in todo:
+            try:
+                [features[sequence_id]] = read_features(store, [sequence_id], features_tag)
+                check_finite(sequence_id, "pose features", features[sequence_id])
+            except (StoreError, NonFiniteError) as error:
+                failed[sequence_id] = str(error)
+                features.pop(sequence_id, None)
     if not features:
         return {"done": [], "failed": failed}
     configure_tensorflow(threads, device)
     vectors = gait_descriptors(load_cached(model_path, model_tag), list(features.values()))
     done = []
-    for sequence_id, vector in zip(features, vectors):
-        vector = np.asarray(vector, np.float32)
-        try:
-            check_finite(sequence_id, "identification vector", vector)
-        except NonFiniteError as error:
-            failed[sequence_id] = str(error)
-            continue
-        store.write_stage(
-            sequence_id, DESCRIPTORS_STAGE, model_tag,
-            {"gait_model": model_tag, "features": features_tag, "code_version": code_version},
-            {"vector": ChunkedArray(vector.shape, "float32", vector.shape, [vector])},
-        )
-        done.append(sequence_id)
+    with store.batched():  # on object storage, one commit for the bundle
+        for sequence_id, vector in zip(features, vectors):
+            vector = np.asarray(vector, np.float32)
+            try:
+                check_finite(sequence_id, "identification vector", vector)
+            except NonFiniteError as error:
+                failed[sequence_id] = str(error)
+                continue
+            store.write_stage(
+                sequence_id, DESCRIPTORS_STAGE, model_tag,
+                {"gait_model": model_tag, "features": features_tag, "code_version": code_version},
+                {"vector": ChunkedArray(vector.shape, "float32", vector.shape, [vector])},
+            )
+            done.append(sequence_id)
     return {"done": done, "failed": failed}

@@ -104,28 +104,29 @@ def extract_features(
     outputs = [OutputSpec("spatial", (17, 17, 32), dtype), OutputSpec("joints", (16, 3), "float32")]
     code_version = stage_code_version(FEATURES_STAGE)
     done, failed = {}, {}
-    for sequence_id in sequence_ids:
-        if (store.stage_attrs(sequence_id, FEATURES_STAGE, model_tag) or {}).get("code_version") == code_version:
-            continue
-        frames_seen = [0]
+    with store.batched():  # on object storage, one commit for the bundle
+        for sequence_id in sequence_ids:
+            if (store.stage_attrs(sequence_id, FEATURES_STAGE, model_tag) or {}).get("code_version") == code_version:
+                continue
+            frames_seen = [0]
 
-        def transform(frames, sequence_id=sequence_id, frames_seen=frames_seen):
-            result = features_of(frames)
-            spatial, joints = np.asarray(result["features"]), np.asarray(result["joints"])
-            check_finite(sequence_id, "pose features", spatial, frames_seen[0])
-            check_finite(sequence_id, "decoded joints", joints, frames_seen[0])
-            frames_seen[0] += len(frames)
-            if on_frames is not None:
-                on_frames(sequence_id, len(frames))
-            return {"spatial": spatial, "joints": joints}
+            def transform(frames, sequence_id=sequence_id, frames_seen=frames_seen):
+                result = features_of(frames)
+                spatial, joints = np.asarray(result["features"]), np.asarray(result["joints"])
+                check_finite(sequence_id, "pose features", spatial, frames_seen[0])
+                check_finite(sequence_id, "decoded joints", joints, frames_seen[0])
+                frames_seen[0] += len(frames)
+                if on_frames is not None:
+                    on_frames(sequence_id, len(frames))
+                return {"spatial": spatial, "joints": joints}
 
-        attrs = {"pose_model": model_tag, "dtype": dtype, "code_version": code_version}
-        try:
-            done[sequence_id] = transform_frames(
-                store, sequence_id, FEATURES_STAGE, model_tag, attrs, transform, outputs, batch_frames
-            )
-        except (NonFiniteError, StoreError) as error:
-            failed[sequence_id] = str(error)
+            attrs = {"pose_model": model_tag, "dtype": dtype, "code_version": code_version}
+            try:
+                done[sequence_id] = transform_frames(
+                    store, sequence_id, FEATURES_STAGE, model_tag, attrs, transform, outputs, batch_frames
+                )
+            except (NonFiniteError, StoreError) as error:
+                failed[sequence_id] = str(error)
     return {"done": done, "failed": failed}
 
 

@@ -104,6 +104,7 @@ class ObjectSequenceStore(SequenceStore):
         self.lease = lease
         self.recovered: list[str] = []
         self._pinned: tuple[str, zarr.Group] | None = None
+        self._batch: tuple[icechunk.Session, list[tuple[str, icechunk.session.ForkSession]]] | None = None
         with self._reporting("cannot open the store"):
             self._repository = _opened.get(self.path)
             if self._repository is None:
@@ -155,6 +156,29 @@ class ObjectSequenceStore(SequenceStore):
             yield self
         finally:
             self._pinned = outer
+
+    @contextlib.contextmanager
+    def batched(self) -> Iterator["ObjectSequenceStore"]:
+        """The block's writes are committed together when it ends: one commit for a bundle of
+        sequences rather than one each (a commit rewrites the snapshot, which grows with the store).
+        Each write is still whole or absent: it goes into its own fork of the block's session and
+        joins the batch only once complete, so a write that fails leaves nothing. The finished
+        writes are committed even when the block raises; a crash before its end commits none."""
+        if self._batch is not None:
+            yield self
+            return
+        with self._reporting("cannot start a batch of writes"):
+            self._batch = (self._repository.writable_session(BRANCH), [])
+        try:
+            yield self
+        finally:
+            base, writes = self._batch
+            self._batch = None
+            if writes:
+                message = f"{len(writes)} writes ({writes[0][0]}, ...)" if len(writes) > 1 else writes[0][0]
+                with self._reporting(f"cannot commit {message}"):
+                    base.merge(*(fork for _, fork in writes))
+                    self._commit(base, message, [write for write, _ in writes])
 
     def sequence_ids(self) -> list[str]:
         return sorted(self.all_sequence_attrs())
@@ -290,21 +314,32 @@ class ObjectSequenceStore(SequenceStore):
 
     @contextlib.contextmanager
     def _transaction(self, message: str) -> Iterator[zarr.Group]:
-        """A writable session's root for the block, committed at its end (rebased onto commits made
-        meanwhile when they touched other groups); nothing is committed when the block raises."""
+        """A writable root for the block, committed at its end (rebased onto commits made meanwhile
+        when they touched other groups); nothing is committed when the block raises. Inside
+        `batched()` the block writes into its own fork of the batch's session instead, which joins
+        the batch only when the block completes."""
         with self._reporting(f"cannot {message}"):
+            if self._batch is not None:
+                fork = self._batch[0].fork()
+                yield zarr.open_group(fork.store, mode="a")
+                if fork.has_uncommitted_changes:
+                    self._batch[1].append((message, fork))
+                return
             session = self._repository.writable_session(BRANCH)
             yield zarr.open_group(session.store, mode="a")
-            if not session.has_uncommitted_changes:
-                return
-            try:
-                snapshot = session.commit(f"gaitflow: {message}", rebase_with=icechunk.ConflictDetector())
-            except icechunk.RebaseFailedError as error:
-                raise StoreError(f"{self.path}: cannot {message}: another writer changed the same group "
-                                 f"meanwhile; nothing of this write was committed ({_first_line(error)})") from error
-            if self._pinned is not None:  # a reading block sees its own writes
-                read = self._repository.readonly_session(snapshot_id=snapshot)
-                self._pinned = (snapshot, zarr.open_group(read.store, mode="r"))
+            if session.has_uncommitted_changes:
+                self._commit(session, message, [message])
+
+    def _commit(self, session: icechunk.Session, message: str, writes: list[str]) -> None:
+        try:
+            snapshot = session.commit(f"gaitflow: {message}", rebase_with=icechunk.ConflictDetector())
+        except icechunk.RebaseFailedError as error:
+            raise StoreError(f"{self.path}: cannot {message}: another writer changed the same group meanwhile; "
+                             f"nothing of {'this write' if len(writes) == 1 else 'these writes'} was committed "
+                             f"({_first_line(error)})") from error
+        if self._pinned is not None:  # a reading block sees its own writes
+            read = self._repository.readonly_session(snapshot_id=snapshot)
+            self._pinned = (snapshot, zarr.open_group(read.store, mode="r"))
 
     @contextlib.contextmanager
     def _reporting(self, doing: str) -> Iterator[None]:

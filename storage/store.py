@@ -217,6 +217,13 @@ class SequenceStore:
         looking up the branch for every read (`ObjectSequenceStore.reading`)."""
         yield self
 
+    @contextlib.contextmanager
+    def batched(self) -> Iterator["SequenceStore"]:
+        """A block of many writes (a task's bundle). On disk each write is swapped in as it
+        completes, so nothing changes; on object storage the block's writes share one commit
+        (`ObjectSequenceStore.batched`)."""
+        yield self
+
     def sequence_ids(self) -> list[str]:
         """Ids of every complete sequence, sorted."""
         return sorted(self._index())

@@ -87,17 +87,16 @@ def ingest_bundle(
     """
     sequence_store = SequenceStore(store, lease=lease)
     outcomes = []
-    for entry, content_hash in zip(entries, content_hashes):
-        entry = dataclasses.replace(entry, content_hash=content_hash)
-        try:
-            if isinstance(spec, TrackSpec):
-                outcomes.extend(ingest_tracks(
-                    sequence_store, entry, spec, layout=layout, chunk_frames=chunk_frames, allow_partial=allow_partial
-                ))
-                continue
-            outcomes.append(ingest_sequence(
-                sequence_store, entry, spec, layout=layout, chunk_frames=chunk_frames, allow_partial=allow_partial
-            ))
-        except (FrameDecodeError, GroundTruthError, NoWalkerFound) as error:
-            outcomes.append(IngestOutcome(entry.sequence_id, "failed", str(error)))
+    with sequence_store.batched():  # on object storage, one commit for the bundle
+        for entry, content_hash in zip(entries, content_hashes):
+            entry = dataclasses.replace(entry, content_hash=content_hash)
+            try:
+                if isinstance(spec, TrackSpec):
+                    outcomes.extend(ingest_tracks(sequence_store, entry, spec, layout=layout,
+                                                  chunk_frames=chunk_frames, allow_partial=allow_partial))
+                    continue
+                outcomes.append(ingest_sequence(sequence_store, entry, spec, layout=layout,
+                                                chunk_frames=chunk_frames, allow_partial=allow_partial))
+            except (FrameDecodeError, GroundTruthError, NoWalkerFound) as error:
+                outcomes.append(IngestOutcome(entry.sequence_id, "failed", str(error)))
     return outcomes

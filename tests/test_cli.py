@@ -93,6 +93,21 @@ def test_archive_level_problems_are_one_line_before_anything_starts(tmp_path):
     _one_line_error(result, seconds, "no-store.zarr", "not a gaitflow store")
 
 
+def test_object_store_problems_are_one_line_within_seconds(tmp_path, s3_endpoint, s3_bucket, monkeypatch):
+    archive = tmp_path / "archive" / "video"
+    archive.mkdir(parents=True)
+    write_video(archive / "001-nm-01-090.avi", moving_square_frames(4))
+    result, seconds = _gaitflow(tmp_path / "home", "describe", "--store", f"{s3_bucket}/none", "--gait-model", "m.keras")
+    _one_line_error(result, seconds, f"{s3_bucket}/none", "not a gaitflow store")
+
+    with socket.socket() as probe:  # an endpoint nobody answers on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    result, seconds = _gaitflow(tmp_path / "home", "ingest", str(archive.parent), "--store", "s3://away/store")
+    _one_line_error(result, seconds, "s3://away/store")
+
+
 def test_gait_options_reach_the_training_parameters():
     from gaitflow.options import flow_arguments
 

@@ -178,3 +178,27 @@ def test_a_reading_block_reads_one_snapshot_and_sees_its_own_writes(s3_bucket):
     assert store.sequence_ids() == ["b", "c"]
     with SequenceStore(f"{s3_bucket}/s").reading() as same:  # on disk and in S3 alike
         assert same.sequence_ids() == ["b", "c"]
+
+
+def test_a_batch_commits_its_finished_writes_together_and_drops_a_failed_one(s3_bucket):
+    store = SequenceStore(f"{s3_bucket}/s", create=True)
+    store.write_sequence("kept", {"content_hash": "0"}, {"frames": _frames(0)})
+    reader = SequenceStore(f"{s3_bucket}/s")
+    commits = len(list(store._repository.ancestry(branch="main")))
+
+    def failing():
+        yield np.full((2, 4, 4, 3), 9, np.uint8)
+        raise OSError("connection reset")
+
+    with pytest.raises(RuntimeError, match="the task failed"):
+        with store.batched():
+            store.write_sequence("a", {"content_hash": "1"}, {"frames": _frames(1)})
+            with pytest.raises(OSError):
+                store.write_sequence("kept", {"content_hash": "9"},
+                                     {"frames": ChunkedArray((0, 4, 4, 3), "uint8", (2, 4, 4, 3), failing())})
+            store.write_sequence("b", {"content_hash": "2"}, {"frames": _frames(2)})
+            assert reader.sequence_ids() == ["kept"]  # nothing shows before the batch ends
+            raise RuntimeError("the task failed")
+    assert reader.sequence_ids() == ["a", "b", "kept"]  # the finished writes landed, in one commit
+    assert len(list(store._repository.ancestry(branch="main"))) == commits + 1
+    assert reader.sequence_attrs("kept")["content_hash"] == "0" and (reader.open_sequence("kept")["frames"][:] == 0).all()
