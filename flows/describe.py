@@ -12,7 +12,7 @@ from params import DescribeParams, keyword_parameters
 from stages.descriptors import DESCRIPTORS_STAGE
 from stages.models import read_record
 from tasks.inference import describe_task, pending_sequences
-from tasks.models import resolve_model
+from tasks.models import resolve_model, shared_model
 from tracking.flow_runs import log_run_metrics
 
 
@@ -40,9 +40,10 @@ def describe_all(params: DescribeParams, model_path: str, tag: str, features_tag
     groups = bundles(pending, params.sequences_per_task)
     results, failures = [], []
     if groups:
+        worker_model = shared_model(str(params.store), model_path)  # a copy in the store, for an object store
         with dask_task_runner(params.compute) as runner:
             futures = [runner.submit(describe_task, dict(
-                store=str(params.store), lease=lease, sequence_ids=group, model_path=model_path, model_tag=tag,
+                store=str(params.store), lease=lease, sequence_ids=group, model_path=worker_model, model_tag=tag,
                 features_tag=features_tag, threads=params.compute.threads_per_worker,
             )) for group in groups]
             results, failures = gather(futures, "describe")

@@ -14,7 +14,7 @@ from params import ExtractFeaturesParams, keyword_parameters
 from stages.features import FEATURES_STAGE
 from tasks.inference import FEATURE_FRAMES_TOPIC, extract_features_task, frame_count, pending_sequences
 from tracking import progress
-from tasks.models import resolve_model
+from tasks.models import resolve_model, shared_model
 from tracking.flow_runs import log_run_metrics
 
 
@@ -44,6 +44,7 @@ def compute_features(params: ExtractFeaturesParams, model_path: str, tag: str, l
     groups = bundles(pending, params.options.sequences_per_task)
     results, failures = [], []
     if groups:
+        worker_model = shared_model(str(params.store), model_path)  # a copy in the store, for an object store
         gpu = params.options.device == "gpu"
         annotation = dask.annotate(resources={"GPU": 1}) if gpu else contextlib.nullcontext()
         # Someone watching sees frames go by (a long video is one task for minutes), not tasks.
@@ -53,7 +54,7 @@ def compute_features(params: ExtractFeaturesParams, model_path: str, tag: str, l
             with progress.forwarded_worker_events(client, FEATURE_FRAMES_TOPIC, "features (frames)", frames), \
                     annotation:
                 futures = [runner.submit(extract_features_task, dict(
-                    store=str(params.store), lease=lease, sequence_ids=group, model_path=model_path, model_tag=tag,
+                    store=str(params.store), lease=lease, sequence_ids=group, model_path=worker_model, model_tag=tag,
                     options=params.options, threads=params.compute.threads_per_worker,
                 )) for group in groups]
                 results, failures = gather(futures, "features" if client is None else None)

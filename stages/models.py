@@ -129,7 +129,19 @@ def converted_seed_pose_model(prefix: str | os.PathLike, cache_dir: str | Path, 
 
 @functools.lru_cache(maxsize=2)
 def load_cached(model_path: str, digest: str) -> keras.Model:
-    """A model loaded once per worker process (keyed by digest, so a changed file reloads)."""
+    """A model loaded once per worker process (keyed by digest, so a changed file reloads).
+
+    `model_path` is a file, or a model kept in an object store (`s3://...#models/<file>`, see
+    `storage.object_store.publish_model_file`), fetched into this machine's cache first.
+    """
     from nets.checkpoints import load_model
 
-    return load_model(model_path)
+    return load_model(local_model_file(model_path))
+
+
+def local_model_file(reference: str) -> str:
+    """A model file on this machine: the path itself, or the cached copy of a model kept in an
+    object store."""
+    from storage.object_store import fetch_model_file, is_model_reference
+
+    return str(fetch_model_file(reference)) if is_model_reference(reference) else reference

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
 import icechunk
+import numpy as np
 import zarr
 
 from storage.store import (
@@ -77,6 +78,62 @@ def store_exists(location: str) -> bool:
         return _within(FIRST_CONTACT_TIMEOUT_S, icechunk.Repository.exists, _storage(bucket, prefix), location)
     except icechunk.IcechunkError as error:
         raise StoreError(f"{location}: cannot reach the store: {_first_line(error)}") from error
+
+
+MODELS = "models"
+_MODEL_REFERENCE = re.compile(r"^(?P<store>s3://[^#]+)#models/(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)$")
+_MODEL_CHUNK_BYTES = 8 << 20
+
+
+def is_model_reference(reference: str) -> bool:
+    """Whether `reference` names a model file kept in an object store (`s3://bucket/prefix#models/<file>`)."""
+    return bool(_MODEL_REFERENCE.match(str(reference)))
+
+
+def publish_model_file(store: "ObjectSequenceStore", path: str | os.PathLike) -> str:
+    """Keeps a saved model file (and the record beside it) in the store's `models/<file name>`
+    group, once, and returns the reference workers load it by: `<store URL>#models/<file name>`.
+
+    Model files are named by their content digest (`stages.models.save_trained_model`), so a
+    name already present holds the same bytes and is not written again.
+    """
+    path = Path(path)
+    name = _checked(path.name)
+    if store.named_group_attrs(MODELS, name) is None:
+        data = np.frombuffer(path.read_bytes(), dtype=np.uint8)
+        record_path = path.with_suffix(".json")
+        attrs = {"file": name, "bytes": int(data.size), "sha256": hashlib.sha256(data).hexdigest(),
+                 "record": json.loads(record_path.read_text()) if record_path.is_file() else {}}
+        pieces = (data[start:start + _MODEL_CHUNK_BYTES] for start in range(0, data.size, _MODEL_CHUNK_BYTES))
+        chunk = max(1, min(data.size, _MODEL_CHUNK_BYTES))
+        store.write_named_group(MODELS, name, attrs, {"file": ChunkedArray((data.size,), "uint8", (chunk,), pieces)},
+                                f"model:{name}")
+    return f"{store.path}#{MODELS}/{name}"
+
+
+def fetch_model_file(reference: str) -> Path:
+    """The local copy of a model kept in an object store (with its record beside it, as
+    `stages.models.read_record` expects), fetched into this machine's cache once."""
+    match = _MODEL_REFERENCE.match(reference)
+    if match is None:
+        raise StoreError(f"{reference}: not a model reference (s3://bucket/prefix#models/<file>)")
+    destination = local_folder(match["store"]) / MODELS / match["name"]
+    if destination.is_file():
+        return destination
+    store = SequenceStore(match["store"])
+    attrs = store.named_group_attrs(MODELS, match["name"])
+    if attrs is None:
+        raise StoreError(f"{match['store']}: no model {match['name']} kept there")
+    data = np.asarray(store.open_named_group(MODELS, match["name"])["file"][:], dtype=np.uint8).tobytes()
+    if hashlib.sha256(data).hexdigest() != attrs["sha256"]:
+        raise StoreError(f"{reference}: the model's bytes do not match their recorded SHA-256")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    for target, content in ((destination.with_suffix(".json"), json.dumps(attrs["record"]).encode()),
+                            (destination, data)):  # the record first: a present file implies its record
+        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        temporary.write_bytes(content)
+        os.replace(temporary, target)
+    return destination
 
 
 _opened: dict[str, icechunk.Repository] = {}

@@ -47,3 +47,14 @@ def resolve_model(reference: str, tracking: TrackingParams, download_dir: str) -
             "prefix (the path without .index / .data-*)"
         )
     return str(local), file_digest(local)
+
+
+@task(name="share-model", **IO_RETRIES)
+def shared_model(store: str, model_path: str) -> str:
+    """What workers load a model by: on a store on disk, its path (the workers share the disk); on
+    an object store, the copy kept in the store (`<store URL>#models/<file>`), uploaded once."""
+    from storage.object_store import ObjectSequenceStore, publish_model_file
+    from storage.store import SequenceStore
+
+    opened = SequenceStore(store)
+    return publish_model_file(opened, model_path) if isinstance(opened, ObjectSequenceStore) else model_path

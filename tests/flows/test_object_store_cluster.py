@@ -50,6 +50,8 @@ def cluster(tmp_path_factory, prefect_server):
     address = f"tcp://127.0.0.1:{port}"
     worker_home = tmp_path_factory.mktemp("worker-cwd")
     env = {**os.environ, "PREFECT_API_URL": prefect_server}
+    # Another home too: the worker's cache (models fetched from the store) is not the client's.
+    worker_env = {**env, "HOME": str(worker_home / "home")}
     processes = [subprocess.Popen(
         [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", "127.0.0.1:0"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
@@ -58,7 +60,7 @@ def cluster(tmp_path_factory, prefect_server):
         processes.append(subprocess.Popen(
             [dask, "worker", address, "--nworkers", "1", "--nthreads", "2", "--host", "127.0.0.1",
              "--dashboard-address", "127.0.0.1:0", "--local-directory", str(worker_home / "dask")],
-            cwd=worker_home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            cwd=worker_home, env=worker_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         with Client(address, timeout=30) as client:
             client.wait_for_workers(1, timeout=60)
             worker_dirs = client.run(os.getcwd)
@@ -119,9 +121,13 @@ def test_stages_on_s3_with_a_separate_scheduler_and_worker_match_a_local_run(
         np.testing.assert_allclose(s3_store.open_stage(sequence_id, "descriptors", gait_tag)["vector"][:],
                                    disk_store.open_stage(sequence_id, "descriptors", gait_tag)["vector"][:], atol=1e-4)
     assert remote["evaluate"]["results"] == local["evaluate"]["results"]
-    # The worker ran in its own folder and wrote no store there.
+    # The worker ran in its own folder and wrote no store there; it loaded the models from the
+    # copies the flows kept in the store, not from the client's files.
     assert list(cluster["worker_dirs"].values()) == [str(cluster["worker_cwd"])]
     assert not list(Path(cluster["worker_cwd"]).rglob("zarr.json"))
+    cache = Path(cluster["worker_cwd"]) / "home" / ".cache" / "gaitflow" / "object-stores"
+    fetched = sorted(p.name for p in cache.rglob("*.keras") if p.is_file())
+    assert fetched == sorted(Path(model.path).name for model in models)
 
     again = _stages(url, tmp_path / "archive", models, compute, gaitflow_settings)
     assert again["ingest"].counts()["stored"] == 0 and again["features"]["sequences_done"] == 0

@@ -202,3 +202,29 @@ def test_a_batch_commits_its_finished_writes_together_and_drops_a_failed_one(s3_
     assert reader.sequence_ids() == ["a", "b", "kept"]  # the finished writes landed, in one commit
     assert len(list(store._repository.ancestry(branch="main"))) == commits + 1
     assert reader.sequence_attrs("kept")["content_hash"] == "0" and (reader.open_sequence("kept")["frames"][:] == 0).all()
+
+
+def test_a_model_file_kept_in_the_store_is_fetched_once_with_its_record(s3_bucket, tmp_path, monkeypatch):
+    import json
+    from pathlib import Path
+
+    from stages.models import local_model_file, read_record
+    from storage.object_store import is_model_reference, publish_model_file
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # this machine's cache
+    model = tmp_path / "models" / "gait-0123456789ab.keras"
+    model.parent.mkdir()
+    model.write_bytes(bytes(range(256)) * 40_000)  # 10 MB: more than one chunk
+    model.with_suffix(".json").write_text(json.dumps({"features": "abc"}))
+    store = SequenceStore(f"{s3_bucket}/s", create=True)
+    reference = publish_model_file(store, model)
+    assert reference == f"{s3_bucket}/s#models/gait-0123456789ab.keras" and is_model_reference(reference)
+    assert publish_model_file(store, model) == reference  # kept once
+    model.unlink()
+
+    local = Path(local_model_file(reference))
+    assert local.read_bytes() == bytes(range(256)) * 40_000 and read_record(local) == {"features": "abc"}
+    assert str(tmp_path / "home") in str(local)
+    assert local_model_file(str(tmp_path / "elsewhere.keras")) == str(tmp_path / "elsewhere.keras")
+    with pytest.raises(StoreError, match="no model gait-ffffffffffff.keras"):
+        local_model_file(f"{s3_bucket}/s#models/gait-ffffffffffff.keras")
