@@ -40,40 +40,10 @@ def prefect_server(gaitflow_settings):
 def s3_endpoint():
     """An S3-compatible server (moto's server mode) on 127.0.0.1 for the session, with the
     standard AWS variables pointing at it (icechunk's client and child processes read them)."""
-    import socket
-    import subprocess
-    import sys
-    import time
+    from benchmarks.object_store import s3_server
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                pytest.fail("moto's S3 server did not start")
-            time.sleep(0.1)
-    variables = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
-                 "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_EC2_METADATA_DISABLED": "true"}
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield variables["AWS_ENDPOINT_URL"]
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        server.terminate()
-        server.wait(timeout=10)
+    with s3_server() as server:
+        yield server["url"]
 
 
 @pytest.fixture
