@@ -131,6 +131,7 @@ def _enroll_videos(args: argparse.Namespace) -> tuple[str | None, list[Path]]:
 def _preflight_enroll(args: argparse.Namespace) -> None:
     from stages.models import file_digest
     from storage.galleries import check_gallery_name, check_models
+    from storage.object_store import store_exists
     from storage.store import SequenceStore
 
     check_gallery_name(args.gallery)
@@ -153,15 +154,9 @@ def _preflight_enroll(args: argparse.Namespace) -> None:
     if not _is_uri(args.gait_model):
         if not gait.is_file() or gait.suffix != ".keras":
             raise CommandError(f"{args.gait_model}: not a saved Keras gait model (.keras)")
-        if isinstance(args.store, Path) and (args.store / "zarr.json").is_file() or \
-                not isinstance(args.store, Path) and _object_store_exists(args.store):
+        stored = (args.store / "zarr.json").is_file() if isinstance(args.store, Path) else store_exists(args.store)
+        if stored:
             check_models(SequenceStore(args.store), args.gallery, file_digest(gait))
-
-
-def _object_store_exists(location: str) -> bool:
-    from storage.object_store import store_exists
-
-    return store_exists(location)
 
 
 def _is_uri(reference: str) -> bool:

@@ -4,11 +4,12 @@
 `storage.store` documents (`sequences/<key>/...`, `galleries/<name>`), held by icechunk, a
 transactional layer for zarr v3 on object storage:
 
-- **Commits.** Every write (a sequence, a stage output, a gallery, a removal) is one icechunk
-  transaction on the branch `main`: its chunks and metadata go under new object names, and one
-  conditional update of the branch publishes them together. A reader works on the snapshot it
-  opened, so it never sees half a group; a crash leaves only objects no snapshot refers to,
-  which nothing trusts (`icechunk.Repository.garbage_collect` reclaims them).
+- **Commits.** A write (a sequence, a stage output, a gallery, a removal) is an icechunk commit
+  on the branch `main`, or part of one (`batched()`: a task's bundle): its chunks and metadata
+  go under new object names, and one conditional update of the branch publishes them together.
+  A reader works on the snapshot it opened, so it never sees half a group; a crash leaves only
+  objects no snapshot refers to, which nothing trusts (`icechunk.Repository.garbage_collect`
+  reclaims them).
 - **Two writers.** Commits that touch different groups (workers writing different sequences)
   rebase onto each other. When two commits change the same group, the later one fails with a
   `StoreError` and commits nothing. Since no write can corrupt another, there is no lock: the
@@ -247,7 +248,7 @@ class ObjectSequenceStore(SequenceStore):
     def all_sequence_attrs(self) -> dict[str, dict]:
         """{id: attributes} of every sequence, from one snapshot.
 
-        Reading a snapshot's groups costs about 0.4 ms a sequence (`benchmarks/object_store.py`),
+        Reading a snapshot's groups costs about 0.3 ms a sequence (`benchmarks/object_store.py`),
         so the listing is kept in this machine's cache (`local_folder`) under the snapshot's id:
         while the branch still points at that snapshot, which is content-addressed, the cached
         listing is exactly the store's, and an unchanged store of 100,000 sequences lists in
