@@ -92,9 +92,11 @@ def _stages(store, archive, models, compute, settings) -> dict:
 
 
 def test_stages_on_s3_with_a_separate_scheduler_and_worker_match_a_local_run(
-    tmp_path, s3_bucket, cluster, models, prefect_server, gaitflow_settings
+    tmp_path, s3_bucket, cluster, models, prefect_server, gaitflow_settings, monkeypatch
 ):
     from params import ComputeParams
+
+    monkeypatch.setenv("HOME", str(tmp_path / "client-home"))  # the client's cache of the store
     from synth.archive import ArchiveSpec, write_archive
 
     write_archive(ArchiveSpec(subjects=3, views=(36, 90), walks=(("nm", 6), ("bg", 1)), frames=8, size=136, seed=3),

@@ -11,6 +11,12 @@ import pytest
 from storage.store import ChunkedArray, SequenceStore, StoreError
 
 
+@pytest.fixture(autouse=True)
+def _private_home(tmp_path, monkeypatch):
+    """This machine's cache of object stores (listings, fetched models) under the test's folder."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
 def _frames(value, count=5, chunk=2):
     data = np.full((count, 4, 4, 3), value, np.uint8)
     return ChunkedArray((0, 4, 4, 3), "uint8", (chunk, 4, 4, 3), (data[s:s + chunk] for s in range(0, count, chunk)))
@@ -211,7 +217,6 @@ def test_a_model_file_kept_in_the_store_is_fetched_once_with_its_record(s3_bucke
     from stages.models import local_model_file, read_record
     from storage.object_store import is_model_reference, publish_model_file
 
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # this machine's cache
     model = tmp_path / "models" / "gait-0123456789ab.keras"
     model.parent.mkdir()
     model.write_bytes(bytes(range(256)) * 40_000)  # 10 MB: more than one chunk
