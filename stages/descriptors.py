@@ -35,12 +35,11 @@ def describe_sequences(
     from nets.runtime import configure_tensorflow
 
     code_version = stage_code_version(DESCRIPTORS_STAGE)
-    with store.reading():
-        todo = [i for i in sequence_ids
-                if (store.stage_attrs(i, DESCRIPTORS_STAGE, model_tag) or {}).get("code_version") != code_version]
     failed: dict[str, str] = {}
     features: dict[str, np.ndarray] = {}
     with store.reading():
+        todo = [i for i in sequence_ids
+                if (store.stage_attrs(i, DESCRIPTORS_STAGE, model_tag) or {}).get("code_version") != code_version]
         for sequence_id in todo:
             try:
                 [features[sequence_id]] = read_features(store, [sequence_id], features_tag)
