@@ -11,8 +11,8 @@ from prefect import flow
 from flows.common import beside_store, bundles, gather, store_writer, tracked_run
 from flows.compute import dask_task_runner
 from params import ExtractFeaturesParams, keyword_parameters
-from stages.features import FEATURES_STAGE
-from tasks.inference import FEATURE_FRAMES_TOPIC, extract_features_task, frame_count, pending_sequences
+from stages.features import FEATURE_FRAMES_TOPIC, FEATURES_STAGE
+from tasks.inference import extract_features_task, frame_count, pending_sequences
 from tracking import progress
 from tasks.models import resolve_model, shared_model
 from tracking.flow_runs import log_run_metrics

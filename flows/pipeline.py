@@ -39,9 +39,11 @@ def run_pipeline(params: PipelineParams) -> dict:
         tracking = params.tracking.model_copy(update={"parent_run_id": run_id})
         frame_size = params.frame_size or pose_input_size(params.pose_model, params.pose_training.backbone)
         stage = dict(compute=compute, tracking=tracking)
+        # With a pose model given, each bundle's features are computed as soon as its frames are stored.
         ingested = ingest_archive(
             archive=params.archive, store=params.store, layout=params.layout, frame_size=frame_size,
-            fps=params.fps, crop=params.crop, min_track_frames=params.min_track_frames, **stage,
+            fps=params.fps, crop=params.crop, min_track_frames=params.min_track_frames,
+            pose_model=params.pose_model, features=params.features, **stage,
         )
         pose_model, pose_training = params.pose_model, None
         if pose_model is None:

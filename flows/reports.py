@@ -15,6 +15,25 @@ class FailedItem(BaseModel):
     reason: str
 
 
+class StreamedFeatures(BaseModel):
+    """Pose features an ingest run computed as it stored frames (ingest's `pose_model`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pose_model: str
+    sequences_done: int
+    frames_done: int
+    failed: list[FailedItem] = Field(default_factory=list)
+
+    @classmethod
+    def from_results(cls, tag: str, results: dict) -> "StreamedFeatures":
+        """From the merged {"done": {id: frames}, "failed": {id: reason}} of the bundles."""
+        return cls(
+            pose_model=tag, sequences_done=len(results["done"]), frames_done=sum(results["done"].values()),
+            failed=[FailedItem(id=i, reason=reason) for i, reason in sorted(results["failed"].items())],
+        )
+
+
 class IngestReport(BaseModel):
     """Counts of one ingest run, with every failure and every unmatched file named.
 
@@ -38,6 +57,7 @@ class IngestReport(BaseModel):
     frames_stored: int = 0
     decode_seconds: float = 0.0
     seconds: float = 0.0
+    features: StreamedFeatures | None = None
     mlflow_run_id: str | None = None
 
     @classmethod
@@ -61,7 +81,11 @@ class IngestReport(BaseModel):
         )
 
     def metrics(self) -> dict[str, float]:
-        return {
+        streamed = {} if self.features is None else {
+            "features_sequences_done": self.features.sequences_done, "features_frames_done": self.features.frames_done,
+            "features_failed": len(self.features.failed),
+        }
+        return streamed | {
             "sequences": self.sequences,
             "stored": len(self.stored),
             "skipped": len(self.skipped),
@@ -89,5 +113,6 @@ class IngestReport(BaseModel):
             "unmatched": [item.model_dump() for item in self.unmatched],
             "frames_stored": self.frames_stored,
             "seconds": round(self.seconds, 3),
+            **({} if self.features is None else {"features": self.features.model_dump()}),
             "mlflow_run_id": self.mlflow_run_id,
         }

@@ -96,6 +96,9 @@ def _preflight(args: argparse.Namespace, settings: Settings) -> None:
         _preflight_enroll(args)
     if args.command == "identify":
         _preflight_identify(args)
+    pose_model = getattr(args, "pose_model", None)
+    if args.command in ("ingest", "run", "features") and pose_model and not _is_uri(pose_model):
+        _pose_model_reference(pose_model)
     archive: Path | None = getattr(args, "archive", None)
     if archive is not None and args.command in ("ingest", "run"):
         from storage.manifest import discover
@@ -265,11 +268,12 @@ def _commands() -> dict[str, dict]:
             help="decode a video archive into the zarr store (only what is new or changed)",
             description="Discover the sequences of a video archive and store their frames in a zarr store. "
             "Sequences already stored from the same bytes are skipped; bad files are reported and the rest go on.",
-            options=[Option(flag, IngestParams, field) for flag, field in (
+            options=[*(Option(flag, IngestParams, field) for flag, field in (
                 ("archive", "archive"), ("--store", "store"), ("--layout", "layout"), ("--frame-size", "frame_size"),
                 ("--fps", "fps"), ("--crop", "crop"), ("--min-track-frames", "min_track_frames"),
                 ("--chunk-frames", "chunk_frames"),
-                ("--allow-partial", "allow_partial"))],
+                ("--allow-partial", "allow_partial"), ("--pose-model", "pose_model"))),
+                *_feature_options("features")],
             handler=_run_ingest,
         ),
         "synth": dict(
@@ -558,7 +562,7 @@ def _run_ingest(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(summary))
     else:
         _print_ingest(summary, settings)
-    return EXIT_FAILURES if report.failed else EXIT_OK
+    return EXIT_FAILURES if report.failed or (report.features is not None and report.features.failed) else EXIT_OK
 
 
 def _run_synth(args: argparse.Namespace, settings: Settings) -> int:
@@ -913,6 +917,11 @@ def _print_ingest(summary: dict, settings: Settings) -> None:
         console.print(f"  [yellow]not a sequence[/] {item['id']}: {item['reason']}", highlight=False)
     for action in summary["recovered"]:
         console.print(f"  [yellow]cleaned up after an interrupted run[/]: {action}", highlight=False)
+    if (features := summary.get("features")) is not None:
+        console.print(f"pose features {features['pose_model']}: {features['sequences_done']} sequences "
+                      f"({features['frames_done']} frames) computed as their frames were stored", highlight=False)
+        for item in features["failed"]:
+            console.print(f"  [red]features failed[/] {item['id']}: {item['reason']}", highlight=False)
     console.print(f"MLflow run {summary['mlflow_run_id']} ({settings.tracking_uri})", highlight=False)
 
 

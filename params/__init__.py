@@ -103,6 +103,23 @@ class TrackingParams(Params):
     parent_run_id: str | None = Field(None, description="MLflow run to nest this run under.")
 
 
+class FeatureOptions(Params):
+    """How pose features are computed."""
+
+    batch_frames: int = Field(32, ge=1, le=1024, description="Frames per feature chunk (and network call on a GPU).")
+    network_batch: int | None = Field(
+        None, ge=1, le=1024,
+        description="Frames per network call; None: the whole chunk on a GPU, on a CPU as few as keep activations "
+        "in cache (8 at 136 px, 2 at 299 px).",
+    )
+    sequences_per_task: int = Field(8, ge=1, le=1024, description="Sequences one Dask task processes in a row.")
+    dtype: Literal["float16", "float32"] = Field("float16", description="Stored precision of the spatial features.")
+    device: Literal["auto", "cpu", "gpu"] = Field("auto", description="auto: a GPU when TensorFlow sees one.")
+    mixed_precision: bool = Field(
+        False, description="Compute in mixed float16 (fast on GPUs with tensor cores, slow on CPUs)."
+    )
+
+
 class IngestParams(Params):
     """Parameters of `ingest_archive`."""
 
@@ -119,6 +136,13 @@ class IngestParams(Params):
         "attributes); off, such a source fails with the file and frame named.",
     )
     sequences_per_task: int = Field(8, ge=1, le=10000, description="Sequences one Dask task hashes and decodes.")
+    pose_model: str | None = Field(
+        None, description="Also compute this pose model's features (.keras, MLflow URI or seed TF1 checkpoint "
+        "prefix), streamed: each bundle's right after its frames are stored, in the same Dask task.",
+    )
+    features: FeatureOptions = Field(
+        default_factory=FeatureOptions, description="How streamed pose features are computed (with pose_model)."
+    )
     compute: ComputeParams = Field(default_factory=ComputeParams)
     tracking: TrackingParams = Field(default_factory=TrackingParams)
 
@@ -194,23 +218,6 @@ class TrainPoseParams(Params):
     training: PoseTrainingOptions = Field(default_factory=PoseTrainingOptions)
     compute: ComputeParams = Field(default_factory=ComputeParams)
     tracking: TrackingParams = Field(default_factory=TrackingParams)
-
-
-class FeatureOptions(Params):
-    """How pose features are computed."""
-
-    batch_frames: int = Field(32, ge=1, le=1024, description="Frames per feature chunk (and network call on a GPU).")
-    network_batch: int | None = Field(
-        None, ge=1, le=1024,
-        description="Frames per network call; None: the whole chunk on a GPU, on a CPU as few as keep activations "
-        "in cache (8 at 136 px, 2 at 299 px).",
-    )
-    sequences_per_task: int = Field(8, ge=1, le=1024, description="Sequences one Dask task processes in a row.")
-    dtype: Literal["float16", "float32"] = Field("float16", description="Stored precision of the spatial features.")
-    device: Literal["auto", "cpu", "gpu"] = Field("auto", description="auto: a GPU when TensorFlow sees one.")
-    mixed_precision: bool = Field(
-        False, description="Compute in mixed float16 (fast on GPUs with tensor cores, slow on CPUs)."
-    )
 
 
 class ExtractFeaturesParams(Params):

@@ -13,6 +13,8 @@ from storage.stages import OutputSpec, transform_frames
 from storage.store import SequenceStore, StoreError
 
 FEATURES_STAGE = "features"
+# Workers tell the flow of each chunk of frames done on this Dask event topic (progress displays).
+FEATURE_FRAMES_TOPIC = "gaitflow-feature-frames"
 
 
 class NonFiniteError(ValueError):

@@ -6,12 +6,9 @@ from prefect import task
 
 from params import FeatureOptions
 from stages.descriptors import describe_sequences
-from stages.features import extract_features, sequences_without, stage_code_version
+from stages.features import FEATURE_FRAMES_TOPIC, extract_features, sequences_without, stage_code_version
 from storage.store import SequenceStore
 from tracking import progress
-
-FEATURE_FRAMES_TOPIC = "gaitflow-feature-frames"
-
 
 
 @task(name="sequences-without")

@@ -1,8 +1,7 @@
-"""Tasks of `ingest_archive`: each wires one call into `storage/`."""
+"""Tasks of `ingest_archive`: each wires one call into `storage/` (or `stages/` when features stream)."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -11,16 +10,19 @@ from pathlib import Path
 from prefect import task
 from prefect.context import TaskRunContext
 
+from params import FeatureOptions
 from provenance import module_version
+from stages.features import FEATURE_FRAMES_TOPIC, FEATURES_STAGE, sequences_without, stage_code_version
+from stages.streaming import ingest_then_extract
 from storage import manifest as archive_manifest
-from storage.frames import FrameDecodeError, FrameSpec
-from storage.groundtruth import GroundTruthError
-from storage.ingest import IngestOutcome, current_sequences, ingest_sequence
+from storage.bundles import ingest_entries
+from storage.frames import FrameSpec
+from storage.ingest import IngestOutcome, current_sequences
 from storage.store import SequenceStore
-from storage.tracks import NoWalkerFound, TrackSpec, ingest_tracks
+from storage.tracks import TrackSpec
 from tasks.caching import task_code
 from tasks.retries import IO_RETRIES
-
+from tracking import progress
 
 
 @task(name="discover-archive", **IO_RETRIES)
@@ -66,6 +68,13 @@ def find_current(store: str, entries: list[archive_manifest.SequenceEntry], spec
     return sorted(current_sequences(SequenceStore(store).all_sequence_attrs(), entries, spec))
 
 
+@task(name="sequences-lacking-features", **IO_RETRIES)
+def lacking_features(store: str, model_tag: str, among: list[str]) -> list[str]:
+    """Those of `among` without current features of the model (`stages.features.sequences_without`)."""
+    lacking = set(sequences_without(SequenceStore(store), FEATURES_STAGE, model_tag, stage_code_version(FEATURES_STAGE)))
+    return [sequence_id for sequence_id in among if sequence_id in lacking]
+
+
 @task(name="ingest-sequences", **IO_RETRIES)
 def ingest_bundle(
     store: str,
@@ -77,26 +86,40 @@ def ingest_bundle(
     chunk_frames: int,
     allow_partial: bool = False,
 ) -> list[IngestOutcome]:
-    """Decodes and stores a bundle of sequences; a bad source becomes a "failed" outcome.
-
-    With a `TrackSpec` each source gives one outcome per walker track (and "too_short" ones);
-    footage with nobody walking fails with the one-line "no walker found" reason.
+    """Decodes and stores a bundle of sequences (`storage.bundles.ingest_entries`).
 
     Store I/O errors are raised, so Prefect retries the bundle with backoff; sequences it
     already stored are then skipped as current.
     """
-    sequence_store = SequenceStore(store, lease=lease)
-    outcomes = []
-    with sequence_store.batched():  # on object storage, one commit for the bundle
-        for entry, content_hash in zip(entries, content_hashes):
-            entry = dataclasses.replace(entry, content_hash=content_hash)
-            try:
-                if isinstance(spec, TrackSpec):
-                    outcomes.extend(ingest_tracks(sequence_store, entry, spec, layout=layout,
-                                                  chunk_frames=chunk_frames, allow_partial=allow_partial))
-                    continue
-                outcomes.append(ingest_sequence(sequence_store, entry, spec, layout=layout,
-                                                chunk_frames=chunk_frames, allow_partial=allow_partial))
-            except (FrameDecodeError, GroundTruthError, NoWalkerFound) as error:
-                outcomes.append(IngestOutcome(entry.sequence_id, "failed", str(error)))
-    return outcomes
+    return ingest_entries(SequenceStore(store, lease=lease), entries, content_hashes, spec, layout=layout,
+                          chunk_frames=chunk_frames, allow_partial=allow_partial)
+
+
+@task(name="ingest-and-extract-features", **IO_RETRIES)
+def ingest_and_extract_bundle(
+    store: str,
+    lease: str,
+    entries: list[archive_manifest.SequenceEntry],
+    content_hashes: list[str],
+    spec: FrameSpec | TrackSpec,
+    layout: str,
+    chunk_frames: int,
+    allow_partial: bool,
+    stored_ids: list[str],
+    model_path: str,
+    model_tag: str,
+    options: FeatureOptions,
+    threads: int,
+) -> tuple[list[IngestOutcome], dict]:
+    """A bundle's frames, then their pose features and those of `stored_ids`, in one task
+    (`stages.streaming.ingest_then_extract`).
+
+    A retry after a store I/O error skips what is current: stored frames and stored features.
+    """
+    return ingest_then_extract(
+        SequenceStore(store, lease=lease), entries, content_hashes, spec, layout=layout, chunk_frames=chunk_frames,
+        allow_partial=allow_partial, stored_ids=stored_ids, model_path=model_path, model_tag=model_tag,
+        batch_frames=options.batch_frames, dtype=options.dtype, threads=threads, device=options.device,
+        mixed_precision=options.mixed_precision, network_batch=options.network_batch,
+        on_frames=progress.worker_events(FEATURE_FRAMES_TOPIC),
+    )

@@ -5,12 +5,13 @@ from __future__ import annotations
 from prefect import task
 
 from stages.models import is_seed_checkpoint, read_record
-from stages.pose_training import groundtruth_sequences
 from storage.store import SequenceStore
 
 
 @task(name="store-has-groundtruth")
 def store_has_groundtruth(store: str) -> bool:
+    from stages.pose_training import groundtruth_sequences  # Keras with it: only when a run asks
+
     return bool(groundtruth_sequences(SequenceStore(store)))
 
 

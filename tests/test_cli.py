@@ -92,6 +92,12 @@ def test_archive_level_problems_are_one_line_before_anything_starts(tmp_path):
     result, seconds = _gaitflow(home, "describe", "--store", str(tmp_path / "no-store.zarr"), "--gait-model", "m.keras")
     _one_line_error(result, seconds, "no-store.zarr", "not a gaitflow store")
 
+    # Streaming features needs a pose model that exists: refused before the store is created.
+    result, seconds = _gaitflow(home, "ingest", str(archive.parent), "--store", str(tmp_path / "s.zarr"),
+                                "--pose-model", str(tmp_path / "no-model.keras"))
+    _one_line_error(result, seconds, "no-model.keras", "not a saved Keras pose model")
+    assert not (tmp_path / "s.zarr").exists()
+
 
 def test_object_store_problems_are_one_line_within_seconds(tmp_path, s3_endpoint, s3_bucket, monkeypatch):
     archive = tmp_path / "archive" / "video"

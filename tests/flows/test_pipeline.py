@@ -100,3 +100,13 @@ def test_pipeline_runs_end_to_end_and_a_second_run_recomputes_nothing(
     assert second["features"]["sequences_done"] == 0 and second["describe"]["described"] == 0
     assert second["features"]["pose_model"] == pose_tag and second["describe"]["gait_model"] == gait_tag
     assert second["evaluation"]["results"]["svm"]["standard_rank1"] == evaluation["results"]["svm"]["standard_rank1"]
+
+    # With a pose model given, features stream with ingest into a new store, and the features stage
+    # finds nothing left to do.
+    streamed = run_pipeline(**{**arguments, "store": tmp_path / "streamed.zarr",
+                               "pose_model": first["pose_training"]["model_path"]})
+    assert streamed["pose_training"] is None and streamed["ingest"]["stored"] == sequences
+    assert streamed["ingest"]["features"]["sequences_done"] == sequences
+    assert streamed["ingest"]["features"]["pose_model"] == pose_tag
+    assert streamed["features"]["pending"] == 0 and streamed["features"]["pose_model"] == pose_tag
+    assert streamed["describe"]["described"] == sequences
