@@ -24,8 +24,10 @@ offending name before any variable is assigned.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 
 import keras
@@ -110,6 +112,26 @@ def load_model(path: str | os.PathLike) -> keras.Model:
     import nets.layers  # noqa: F401  (registers the custom layers)
 
     return keras.saving.load_model(os.fspath(path), compile=False)
+
+
+def saved_input_shape(path: str | os.PathLike) -> tuple[int | None, ...]:
+    """The first input's shape, batch included, of a model saved by `save_model`, read from the
+    file's `config.json` without building the model (which takes about a second).
+
+    Raises:
+      ValueError: the file is not a `.keras` archive of a functional model (naming the file).
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))["config"]
+        # One input: ["frames", 0, 0]; several: [["a", 0, 0], ...] or, for dict inputs, {"a": ["a", 0, 0], ...}.
+        inputs = config["input_layers"]
+        first = next(iter(inputs.values())) if isinstance(inputs, dict) else inputs[0]
+        name = first if isinstance(first, str) else first[0]
+        layer = next(item for item in config["layers"] if item["name"] == name)
+        return tuple(layer["config"]["batch_shape"])
+    except (OSError, KeyError, IndexError, StopIteration, TypeError, ValueError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{os.fspath(path)}: no input shape in a .keras model file ({error})") from error
 
 
 def seed_checkpoint_shapes(model: keras.Model) -> dict[str, tuple[int, ...]]:

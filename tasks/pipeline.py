@@ -27,7 +27,6 @@ def pose_input_size(pose_model: str | None, backbone: str) -> int:
     record = read_record(pose_model)
     if record.get("backbone") in INPUT_SIZES:
         return INPUT_SIZES[record["backbone"]]
-    from nets.checkpoints import load_model
-    from nets.pose_network import model_input_size
+    from nets.checkpoints import saved_input_shape
 
-    return model_input_size(load_model(pose_model))
+    return int(saved_input_shape(pose_model)[1])

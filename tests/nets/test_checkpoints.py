@@ -10,6 +10,7 @@ from nets.checkpoints import (
     import_seed_pose_checkpoint,
     load_model,
     save_model,
+    saved_input_shape,
     seed_checkpoint_shapes,
 )
 from nets.gait_network import GaitNN, pad_sequences
@@ -38,6 +39,7 @@ def test_pose_model_round_trips_through_keras_format(fixture, request, tmp_path)
     for name in expected:
         np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
     assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
+    assert saved_input_shape(path) == tuple(model.inputs[0].shape)  # read without building the model
 
 
 def test_gait_model_round_trips_through_keras_format(tmp_path, feature_sequences):
@@ -52,6 +54,14 @@ def test_gait_model_round_trips_through_keras_format(tmp_path, feature_sequences
         np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
     # the shared recurrent layer stays one layer
     assert len(loaded.trainable_variables) == len(model.trainable_variables)
+    assert saved_input_shape(path) == (None, None, 17, 17, 32)  # dict inputs: the first, "features"
+
+
+def test_saved_input_shape_of_a_file_that_is_no_model_names_it(tmp_path):
+    path = tmp_path / "notes.keras"
+    path.write_text("not a zip")
+    with pytest.raises(ValueError, match=r"notes.keras: no input shape in a .keras model file"):
+        saved_input_shape(path)
 
 
 def test_save_model_wants_keras_suffix(small_pose_model, tmp_path):
