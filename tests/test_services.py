@@ -21,10 +21,11 @@ def test_a_private_server_session_leaves_no_events_for_its_stopped_server(tmp_pa
 
     settings = Settings(home=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
                         prefect_api_url=None, dask_address=None)
+    before = get_current_settings().flows.heartbeat_frequency
     with in_process_prefect(settings) as url:
         assert get_current_settings().flows.heartbeat_frequency is None
         assert _one_flow_run() == 1
         # Prefect's workers are keyed instances; private state, but the only place this shows.
         assert EventsWorker._instances, "the flow run should have started an events worker"
     assert not EventsWorker._instances, f"an events worker still holds work for {url}"
-    assert get_current_settings().flows.heartbeat_frequency is not None  # a configured server keeps them
+    assert get_current_settings().flows.heartbeat_frequency == before  # restored afterwards
