@@ -21,15 +21,17 @@ class NonFiniteError(ValueError):
     """A stage produced or was given NaN or infinity; the message names the sequence."""
 
 
-def sequences_without(store: SequenceStore, stage: str, tag: str, code_version: str | None = None) -> list[str]:
+def sequences_without(store: SequenceStore, stage: str, tag: str, code_version: str | None = None,
+                      among: Sequence[str] | None = None) -> list[str]:
     """Stored sequences that lack `<stage>/<tag>`, or hold one made by other code, sorted.
 
     With `code_version`, an output whose attributes record another version (or none) counts
-    as missing, so a fixed stage recomputes what the old code made.
+    as missing, so a fixed stage recomputes what the old code made. With `among`, only those
+    (stored) sequences are looked at.
     """
     pending = []
     with store.reading():
-        for sequence_id in store.sequence_ids():
+        for sequence_id in sorted(among) if among is not None else store.sequence_ids():
             attrs = store.stage_attrs(sequence_id, stage, tag)
             if attrs is None or (code_version is not None and attrs.get("code_version") != code_version):
                 pending.append(sequence_id)

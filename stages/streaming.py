@@ -1,8 +1,10 @@
 """Ingest and pose features in one pass over a bundle of archive entries.
 
 The features of a bundle's sequences are computed by the worker that has just stored their
-frames, while the other workers go on decoding their own bundles: decoding and the pose network
-overlap across the cluster, and no stage waits for the whole archive. The frames are still
+frames, while the other workers go on decoding their own bundles: no stage waits for the whole
+archive. Where decoding and the network use different resources (a GPU, spare cores) they
+overlap; on two CPU cores they compete, and streaming measured no faster than one stage after
+the other (`benchmarks/feature_flow.py`). The frames are still
 stored (features read them back, from the page cache on a disk store), so every later stage
 and model re-uses them as after a plain ingest.
 """

@@ -71,9 +71,8 @@ def find_current(store: str, entries: list[archive_manifest.SequenceEntry], spec
 @task(name="sequences-lacking-features", **IO_RETRIES)
 def lacking_features(store: str, model_tag: str, among: list[str]) -> list[str]:
     """Those of `among` without current features of the model (`stages.features.sequences_without`)."""
-    lacking = set(sequences_without(SequenceStore(store), FEATURES_STAGE, model_tag,
-                                    stage_code_version(FEATURES_STAGE)))
-    return [sequence_id for sequence_id in among if sequence_id in lacking]
+    return sequences_without(SequenceStore(store), FEATURES_STAGE, model_tag, stage_code_version(FEATURES_STAGE),
+                             among=among)
 
 
 @task(name="ingest-sequences", **IO_RETRIES)
