@@ -40,6 +40,7 @@ BENCHMARKS: tuple[str, ...] = (
     "feature_flow",
     "scale",
     "accuracy",
+    "gait_ceiling",
     "demo",
 )
 

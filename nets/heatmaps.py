@@ -50,6 +50,54 @@ def gaussian_heatmaps(
     return bumps * ops.cast(presence, "float32")[:, None, None, :]
 
 
+def joint_feature_maps(
+    joints_xy,
+    presence,
+    *,
+    input_size: int,
+    grid: int = 17,
+    sigmas: tuple[float, ...] = (0.6, 1.2),
+    peak: float = 30.0,
+    side_pairs: tuple[tuple[int, int], ...] = (),
+):
+    """Ideal pose features: Gaussian maps of the true joints on HumanPoseNN's feature grid.
+
+    What a pose network that found every joint exactly would hand GaitNN, in the stored
+    features' layout (`grid` x `grid` cells, one channel per joint and width), so GaitNN's own
+    ceiling can be measured apart from the pose network's error (`benchmarks/gait_ceiling.py`).
+
+    Args:
+        joints_xy: (B, J, 2) float, model-input pixels (x right, y down).
+        presence: (B, J) 0/1.
+        input_size: the model-input side the pixels refer to.
+        sigmas: Gaussian widths in cells; each gives J channels, so sub-cell position is
+            carried by the ratio of neighbouring cells at two scales.
+        peak: the maps' maximum, near the trained network's feature magnitudes (1st-99th
+            percentile about +-15, maximum about 50).
+        side_pairs: (right, left) joint pairs whose two channels both get the larger of the
+            two maps: a network that finds both limbs but cannot say which is which (what the
+            trained network does, measured: its left and right maps hold the same two blobs).
+    Returns:
+        (B, grid, grid, J * len(sigmas)) float32.
+    """
+    if not sigmas or min(sigmas) <= 0:
+        raise ValueError(f"`sigmas` must be positive, got {sigmas}")
+    # Pixel centres at integers on the grid: cell i covers input pixels [i, i + 1) * input_size / grid.
+    cells = ops.cast(joints_xy, "float32") * (grid / input_size) - 0.5
+    squared = _squared_distances(cells, grid)  # (B, grid, grid, J)
+    present = ops.cast(presence, "float32")[:, None, None, :]
+    channels = []
+    for sigma in sigmas:
+        maps = peak * ops.exp(-squared / (2.0 * sigma * sigma)) * present
+        if side_pairs:
+            order = list(range(maps.shape[-1]))
+            for right, left in side_pairs:
+                order[right], order[left] = left, right
+            maps = ops.maximum(maps, ops.take(maps, order, axis=-1))
+        channels.append(maps)
+    return ops.concatenate(channels, axis=-1)
+
+
 def _squared_distances(joints_xy, size: int):
     """(B, size, size, J) squared distance from every pixel to every joint."""
     grid = ops.arange(size, dtype="float32")
@@ -69,4 +117,5 @@ __all__ = [
     "binary_disk_heatmaps",
     "gaussian_heatmaps",
     "image_to_heatmap",
+    "joint_feature_maps",
 ]
