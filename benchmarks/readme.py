@@ -121,6 +121,7 @@ FLOW = "feature_flow"
 SCALE = "scale"
 OBJECT_STORE = "object_store"
 ACCURACY = "accuracy"
+GAIT_CEILING = "gait_ceiling"
 REFERENCE = "(for reference)"
 
 BENCHMARK_ROWS = Table((
@@ -333,7 +334,16 @@ SWAP_GRID = Grid(
     "{noise_swap_<column>_<row>:.1%}",
 )
 
-RUNS = Runs((SYNTH, "tracking", POSE, "pose_training", GAIT, STORAGE, FLOW, SCALE, ACCURACY, DEMO))
+GAIT_CEILING_GRID = Grid(
+    GAIT_CEILING, "probe",
+    (("nm-05..06", "nm"), ("bg-01..02", "bg"), ("cl-01..02", "cl")),
+    (("ideal features + SVM", "exact_svm"), ("ideal features + nearest neighbour", "exact_nn"),
+     ("ideal, sides merged + SVM", "sides_merged_svm"), ("ideal, sides merged + nearest neighbour", "sides_merged_nn"),
+     ("joint baseline, ground-truth joints", "gt")),
+    "{casia_std_<column>_rank1_<row>:.1%}",
+)
+
+RUNS = Runs((SYNTH, "tracking", POSE, "pose_training", GAIT, STORAGE, FLOW, SCALE, ACCURACY, GAIT_CEILING, DEMO))
 
 BLOCKS: dict[str, Table | Grid | Lines | Runs] = {
     "benchmarks": BENCHMARK_ROWS,
@@ -346,6 +356,7 @@ BLOCKS: dict[str, Table | Grid | Lines | Runs] = {
     "accuracy-difficulty": DIFFICULTY_GRID,
     "accuracy-noise": NOISE_GRID,
     "accuracy-swaps": SWAP_GRID,
+    "gait-ceiling": GAIT_CEILING_GRID,
 }
 
 
@@ -576,7 +587,8 @@ def render_runs(runs: Runs, results: Mapping[str, Mapping[str, Any]]) -> list[st
             for t in missed)
         rows.append([f"`{name}.json`", "quick" if data.get("quick") else "full", wall_text,
                      "?" if cores is None else str(cores), load, commit_text, version_text,
-                     f"{met} of {len(targets)} met" + (f"; **missed**: {missed_text}" if missed else "")])
+                     (f"{met} of {len(targets)} met" if targets else "none (a measurement)")
+                     + (f"; **missed**: {missed_text}" if missed else "")])
     return _markdown_table(("results file", "set", "time", "cores", "load average (1 min), start -> end",
                             "commit", "code version", "targets"), rows)
 

@@ -75,8 +75,10 @@ def joint_feature_maps(
         peak: the maps' maximum, near the trained network's feature magnitudes (1st-99th
             percentile about +-15, maximum about 50).
         side_pairs: (right, left) joint pairs whose two channels both get the larger of the
-            two maps: a network that finds both limbs but cannot say which is which (what the
-            trained network does, measured: its left and right maps hold the same two blobs).
+            two maps: a network that finds both limbs but cannot say which is which. That is
+            what the trained small network does: on the demo's held-out walks its left and
+            right ankle maps differ at the true ankles by about 1e-4 (maps peak near 1), and
+            favour the true sides in 46 % of frames.
     Returns:
         (B, grid, grid, J * len(sigmas)) float32.
     """

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nets.heatmaps import binary_disk_heatmaps, gaussian_heatmaps, image_to_heatmap
+from nets.heatmaps import binary_disk_heatmaps, gaussian_heatmaps, image_to_heatmap, joint_feature_maps
 from nets.losses import (
     batch_hard_triplet_loss,
     heatmap_loss,
@@ -56,6 +56,33 @@ def test_gaussian_targets_peak_at_subpixel_joint():
     assert maps[0, 50, 100, 0] == pytest.approx(1.0)
     assert maps[0, 50, 105, 0] == pytest.approx(np.exp(-0.5), rel=1e-5)
     assert np.unravel_index(maps[0, ..., 0].argmax(), (289, 289)) == (50, 100)
+
+
+def test_joint_feature_maps_put_each_joint_on_its_cell_at_two_widths():
+    joints = np.full((1, 16, 2), 68.0, np.float32)
+    joints[0, 0] = (20.0, 100.0)  # x, y in 136 px input: cell (row 12, column 2) of 17
+    joints[0, 5] = (100.0, 100.0)
+    presence = np.ones((1, 16))
+    presence[0, 9] = 0
+    maps = np.asarray(joint_feature_maps(joints, presence, input_size=136))
+    assert maps.shape == (1, 17, 17, 32)
+    assert np.unravel_index(maps[0, ..., 0].argmax(), (17, 17)) == (12, 2)
+    assert maps[0, ..., 0].max() == pytest.approx(30.0)
+    assert not maps[0, ..., 9].any() and not maps[0, ..., 25].any()  # absent joint, both widths
+    # The wider channel of the same joint spreads further.
+    assert maps[0, 12, 4, 16] > maps[0, 12, 4, 0]
+
+
+def test_joint_feature_maps_can_merge_the_sides():
+    joints = np.full((1, 16, 2), 68.0, np.float32)
+    joints[0, 0], joints[0, 5] = (20.0, 100.0), (100.0, 100.0)
+    merged = np.asarray(joint_feature_maps(joints, np.ones((1, 16)), input_size=136, side_pairs=((0, 5),)))
+    exact = np.asarray(joint_feature_maps(joints, np.ones((1, 16)), input_size=136))
+    np.testing.assert_allclose(merged[..., 0], merged[..., 5])
+    np.testing.assert_allclose(merged[..., 0], np.maximum(exact[..., 0], exact[..., 5]))
+    np.testing.assert_allclose(merged[..., 1], exact[..., 1])  # other joints untouched
+    with pytest.raises(ValueError, match="sigmas"):
+        joint_feature_maps(joints, np.ones((1, 16)), input_size=136, sigmas=())
 
 
 def test_image_to_heatmap_scales_like_the_seed():
