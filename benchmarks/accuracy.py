@@ -161,12 +161,12 @@ def run(quick: bool) -> dict[str, Any]:
         "work_dir": str(root), "size_px": SIZE, "frames_per_walk": setup.frames, "casia_views": list(setup.views),
         "load_average_1min_at_start": round(os.getloadavg()[0], 2), "spread": setup.spread,
     }
-    with _prefect(root / "home") as settings:
+    with private_prefect(root / "home") as settings:
         casia = _experiment(
             "casia", root, settings, layout="casia-b", subjects=setup.casia_subjects, views=setup.views,
             frames=setup.frames, train=str(setup.casia_train), difficulty=1.0, setup=setup, pose_model=None,
         )
-        _merge(figures, casia["figures"])
+        merge_figures(figures, casia["figures"])
         pose_model = casia["pose_model"]
         figures.update(_style_shift_quality(root, pose_model, setup))
         if setup.learned_tum:
@@ -174,9 +174,9 @@ def run(quick: bool) -> dict[str, Any]:
                 "tum", root, settings, layout="tum-gaid", subjects=setup.tum_subjects, views=None,
                 frames=setup.frames, train=setup.tum_train, difficulty=1.0, setup=setup, pose_model=pose_model,
             )
-            _merge(figures, tum["figures"])
+            merge_figures(figures, tum["figures"])
         else:
-            _merge(figures, _baseline_only("tum", "tum-gaid", setup.tum_subjects, None, setup.frames,
+            merge_figures(figures, _baseline_only("tum", "tum-gaid", setup.tum_subjects, None, setup.frames,
                                            setup.tum_train, 1.0, setup.spread))
         for difficulty in setup.learned_difficulties:
             tag = f"difficulty_{difficulty:g}".replace(".", "p")
@@ -185,7 +185,7 @@ def run(quick: bool) -> dict[str, Any]:
                 frames=setup.frames, train=str(setup.difficulty_train), difficulty=difficulty, setup=setup,
                 pose_model=pose_model,
             )
-            _merge(figures, result["figures"])
+            merge_figures(figures, result["figures"])
     figures.update(_noise_curve(setup.casia_subjects, setup.views, setup.frames, str(setup.casia_train), setup.spread))
     if setup.spread != 1.0:  # the same people at the walker's default spread, for reference
         reference = _noise_curve(setup.casia_subjects, setup.views, setup.frames, str(setup.casia_train), 1.0,
@@ -193,7 +193,7 @@ def run(quick: bool) -> dict[str, Any]:
         figures.update({key.replace("noise_", "noise_spread1_", 1): value for key, value in reference.items()})
     for difficulty in setup.baseline_difficulties:
         tag = f"difficulty_{difficulty:g}".replace(".", "p")
-        _merge(figures, _baseline_only(tag, "casia-b", setup.difficulty_subjects, setup.views, setup.frames,
+        merge_figures(figures, _baseline_only(tag, "casia-b", setup.difficulty_subjects, setup.views, setup.frames,
                                        str(setup.difficulty_train), difficulty, setup.spread, kind="gt"))
     figures["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
     _print_table(figures, setup)
@@ -283,7 +283,7 @@ def _experiment(tag: str, root: Path, settings, *, layout: str, subjects: int, v
     evaluation = summary["evaluation"]
     figures[f"{tag}_test_subjects"] = evaluation["test_subjects"]
     for classifier, report in evaluation["results"].items():
-        _merge(figures, _report_figures(tag, f"learned_{classifier}", report))
+        merge_figures(figures, report_figures(tag, f"learned_{classifier}", report))
     if summary.get("pose_training"):
         metrics = summary["pose_training"]["metrics"]
         for key in ("best_val_joint_distance_px", "best_val_pckh", "best_epoch"):
@@ -313,8 +313,8 @@ def _experiment(tag: str, root: Path, settings, *, layout: str, subjects: int, v
         joints = np.asarray(store.open_stage(i, "features", features_tag)["joints"][:], dtype=np.float64)
         tracks.append(joints[:, :, [1, 0]])  # (y, x, p) -> (x, y)
         rates.append(float(attrs[i]["fps"]))
-    _merge(figures, _baseline_figures(tag, "pred", tracks, rates, records, protocol, train_ids))
-    _merge(figures, _baseline_only(tag, layout, subjects, views, frames, train, difficulty, setup.spread))
+    merge_figures(figures, baseline_figures(tag, "pred", tracks, rates, records, protocol, train_ids))
+    merge_figures(figures, _baseline_only(tag, layout, subjects, views, frames, train, difficulty, setup.spread))
     figures.update(_minus_pred(tag, protocol, figures))
     if tag == "casia":
         figures.update(_identity_retained(figures))
@@ -423,7 +423,7 @@ def _baseline_only(tag: str, layout: str, subjects: int, views, frames: int, tra
     tracks, rates, records = _groundtruth_tracks(layout, subjects, views, frames, difficulty, spread)
     protocol = "casia-b" if layout == "casia-b" else "tum-gaid"
     train_ids, _ = split_subjects([r["subject"] for r in records], protocol, train)
-    return _baseline_figures(tag, kind, tracks, rates, records, protocol, train_ids)
+    return baseline_figures(tag, kind, tracks, rates, records, protocol, train_ids)
 
 
 def _groundtruth_tracks(layout: str, subjects: int, views, frames: int, difficulty: float, spread: float):
@@ -435,7 +435,7 @@ def _groundtruth_tracks(layout: str, subjects: int, views, frames: int, difficul
                                            seed=ARCHIVE_SEED, difficulty=difficulty, spread=spread))
 
 
-def _baseline_figures(tag: str, kind: str, tracks: Sequence[np.ndarray], rates: Sequence[float],
+def baseline_figures(tag: str, kind: str, tracks: Sequence[np.ndarray], rates: Sequence[float],
                       records: list[dict], protocol: str, train_ids) -> dict[str, Any]:
     """The joint identifier (`synth.baseline.JointIdentifier`: the same code on true and predicted
     joints, fitted on the training people's walks with noisy copies) scored under the protocol."""
@@ -448,7 +448,7 @@ def _baseline_figures(tag: str, kind: str, tracks: Sequence[np.ndarray], rates: 
     identifier = JointIdentifier().fit([tracks[i] for i in fit], [rates[i] for i in fit], labels.subject[fit])
     report = evaluate(identifier.transform(tracks, rates), labels, protocol, classifier="nn",
                       train_subjects=sorted(train_ids))
-    return _report_figures(tag, kind, report.to_dict())
+    return report_figures(tag, kind, report.to_dict())
 
 
 def _noise_curve(subjects: int, views, frames: int, train: str, spread: float, swaps: bool = True) -> dict[str, Any]:
@@ -470,7 +470,7 @@ def _noise_curve(subjects: int, views, frames: int, train: str, spread: float, s
     return out
 
 
-def _report_figures(tag: str, kind: str, report: Mapping[str, Any]) -> dict[str, Any]:
+def report_figures(tag: str, kind: str, report: Mapping[str, Any]) -> dict[str, Any]:
     """A protocol report's dict (`ProtocolReport.to_dict`) as figures named as the module says.
 
     Raises ValueError for a dict of another format (an older report holds other figures under
@@ -513,7 +513,7 @@ def _minus_pred(tag: str, protocol: str, figures: Mapping[str, Any]) -> dict[str
     return out
 
 
-def _merge(figures: dict[str, Any], new: Mapping[str, Any]) -> None:
+def merge_figures(figures: dict[str, Any], new: Mapping[str, Any]) -> None:
     """Adds `new` to `figures`. Chance levels are a property of the split, the same for every
     kind: the first report's stay (all kinds score the same test people)."""
     for key, value in new.items():
@@ -549,7 +549,7 @@ def _stage_seconds(tracking_uri: str, run_id: str) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def _prefect(home: Path) -> Iterator[Any]:
+def private_prefect(home: Path) -> Iterator[Any]:
     """A private Prefect server and MLflow store under `home` (the pattern of tests/conftest.py)."""
     from gaitflow.services import in_process_prefect
     from gaitflow.settings import Settings

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.accuracy import (
-    ARCHIVE_SEED, FULL, QUICK, SIZE, _baseline_figures, _merge, _prefect, _report_figures,
+    ARCHIVE_SEED, FULL, QUICK, SIZE, baseline_figures, merge_figures, private_prefect, report_figures,
 )
 from benchmarks.harness import run_standalone
 
@@ -67,7 +67,7 @@ def run(quick: bool) -> dict[str, Any]:
     figures: dict[str, Any] = {"work_dir": str(root), "casia_subjects": setup.casia_subjects,
                                "casia_train_subjects": setup.casia_train, "casia_views": list(setup.views),
                                "frames_per_walk": setup.frames, "spread": setup.spread}
-    with _prefect(root / "home") as settings:
+    with private_prefect(root / "home") as settings:
         compute = ComputeParams(n_workers=2, scratch_dir=settings.scratch)
         tracking = TrackingParams(tracking_uri=settings.tracking_uri, experiment="gait-ceiling",
                                   artifact_root=settings.artifact_root)
@@ -95,8 +95,8 @@ def run(quick: bool) -> dict[str, Any]:
             evaluation = evaluate_descriptors(store=store_path, descriptors=described["gait_model"],
                                               protocol=protocol, tracking=tracking)
             for classifier, report in evaluation["results"].items():
-                _merge(figures, _report_figures("casia", f"{variant}_{classifier}", report))
-        _merge(figures, _groundtruth_baseline(store, train))
+                merge_figures(figures, report_figures("casia", f"{variant}_{classifier}", report))
+        merge_figures(figures, _groundtruth_baseline(store, train))
     return {"figures": figures, "targets": []}
 
 
@@ -143,7 +143,7 @@ def _groundtruth_baseline(store, train: str) -> dict[str, Any]:
     tracks = [np.asarray(store.open_sequence(i)["joints_gt"][:], dtype=np.float64) for i in ids]
     rates = [float(attrs[i]["fps"]) for i in ids]
     train_ids, _ = split_subjects([r["subject"] for r in records], "casia-b", train)
-    return _baseline_figures("casia", "gt", tracks, rates, records, "casia-b", train_ids)
+    return baseline_figures("casia", "gt", tracks, rates, records, "casia-b", train_ids)
 
 
 if __name__ == "__main__":

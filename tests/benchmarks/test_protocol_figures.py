@@ -61,7 +61,7 @@ def _experiment_figures(tag: str, protocol: str, reports: dict[str, dict]) -> di
     figures: dict = {}
     for kind, report in (("learned_nn", reports["nn"]), ("learned_svm", reports["svm"]),
                          ("pred", reports["nn"]), ("gt", reports["nn"])):
-        accuracy._merge(figures, accuracy._report_figures(tag, kind, report))
+        accuracy.merge_figures(figures, accuracy.report_figures(tag, kind, report))
     figures.update(accuracy._minus_pred(tag, protocol, figures))
     return figures
 
@@ -71,7 +71,7 @@ def accuracy_figures(casia, tum) -> dict:
     figures = _experiment_figures("casia", "casia-b", casia)
     figures.update(_experiment_figures("tum", "tum-gaid", tum))
     for tag in DIFFICULTY_TAGS:
-        accuracy._merge(figures, accuracy._report_figures(tag, "gt", casia["nn"]))
+        accuracy.merge_figures(figures, accuracy.report_figures(tag, "gt", casia["nn"]))
     figures.update(accuracy._identity_retained(figures))
     quality = _pose_quality_dict()
     figures.update(accuracy._pose_figures("pose", quality))
@@ -136,12 +136,12 @@ def test_accuracy_refuses_a_report_of_the_old_format(casia):
     old = copy.deepcopy(casia["nn"])
     old["format"] = "gaitflow.protocol_report/1"
     with pytest.raises(ValueError, match="protocol_report/2"):
-        accuracy._report_figures("casia", "gt", old)
+        accuracy.report_figures("casia", "gt", old)
 
 
 def test_accuracy_chance_is_kept_from_the_first_report():
     figures = {"casia_std_chance": 0.25}
-    accuracy._merge(figures, {"casia_std_chance": 0.5, "casia_std_gt_rank1_nm": 0.75})
+    accuracy.merge_figures(figures, {"casia_std_chance": 0.5, "casia_std_gt_rank1_nm": 0.75})
     assert figures == {"casia_std_chance": 0.25, "casia_std_gt_rank1_nm": 0.75}
 
 
