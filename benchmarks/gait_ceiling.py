@@ -102,15 +102,19 @@ def run(quick: bool) -> dict[str, Any]:
 
 def write_ideal_features(store, tag: str, *, sides_merged: bool) -> int:
     """Stores `features/<tag>/{spatial, joints}` from each sequence's true joints; returns how
-    many sequences were written (those already holding them are left alone)."""
+    many sequences were written. Those already holding them, made by the same version of
+    `nets.heatmaps`, are left alone."""
     from nets.heatmaps import joint_feature_maps
     from nets.joint_tracks import LEFT_RIGHT_PAIRS
+    from provenance import module_version
     from storage.stages import OutputSpec, transform_frames
+
+    version = module_version("nets.heatmaps")
 
     outputs = [OutputSpec("spatial", (17, 17, 32), "float16"), OutputSpec("joints", (16, 3), "float32")]
     written = 0
     for sequence_id in sorted(store.sequence_ids()):
-        if store.stage_attrs(sequence_id, "features", tag) is not None:
+        if (store.stage_attrs(sequence_id, "features", tag) or {}).get("code_version") == version:
             continue
         group = store.open_sequence(sequence_id)
         truth = np.asarray(group["joints_gt"][:], dtype=np.float32)  # (T, 16, 2) x, y
@@ -127,7 +131,7 @@ def write_ideal_features(store, tag: str, *, sides_merged: bool) -> int:
             start, done[0] = done[0], done[0] + len(frames)
             return {"spatial": spatial[start:done[0]], "joints": joints[start:done[0]]}
 
-        attrs = {"pose_model": tag, "dtype": "float16", "code_version": "ideal", "ideal": True}
+        attrs = {"pose_model": tag, "dtype": "float16", "code_version": version, "ideal": True}
         transform_frames(store, sequence_id, "features", tag, attrs, transform, outputs, len(truth))
         written += 1
     return written
