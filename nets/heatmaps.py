@@ -88,14 +88,14 @@ def joint_feature_maps(
     cells = ops.cast(joints_xy, "float32") * (grid / input_size) - 0.5
     squared = _squared_distances(cells, grid)  # (B, grid, grid, J)
     present = ops.cast(presence, "float32")[:, None, None, :]
+    mirrored = list(range(squared.shape[-1]))  # each joint's channel with the sides exchanged
+    for right, left in side_pairs:
+        mirrored[right], mirrored[left] = left, right
     channels = []
     for sigma in sigmas:
         maps = peak * ops.exp(-squared / (2.0 * sigma * sigma)) * present
         if side_pairs:
-            order = list(range(maps.shape[-1]))
-            for right, left in side_pairs:
-                order[right], order[left] = left, right
-            maps = ops.maximum(maps, ops.take(maps, order, axis=-1))
+            maps = ops.maximum(maps, ops.take(maps, mirrored, axis=-1))
         channels.append(maps)
     return ops.concatenate(channels, axis=-1)
 
