@@ -13,7 +13,7 @@ from typing import Literal
 from keras import ops
 
 HeatmapLoss = Literal["SCE", "MSE"]
-LeftRightLabels = Literal["labelled", "swap_tolerant"]
+LeftRightLabels = Literal["labelled", "swap_tolerant", "sides_merged"]
 
 
 def sigmoid_cross_entropy_loss(logits, targets, presence):

@@ -38,6 +38,8 @@ SIDE_GROUPS: tuple[tuple[int, ...], ...] = tuple(
     for parts in (("ankle", "knee", "hip"), ("wrist", "elbow", "shoulder"))
 )
 
+LEFT_RIGHT_LABELS: tuple[str, ...] = ("labelled", "swap_tolerant", "sides_merged")
+
 PoseData = tuple[np.ndarray, np.ndarray, np.ndarray]  # frames, joints_xy, visible
 
 
@@ -51,12 +53,16 @@ class PoseTrainer(NetworkTrainer):
 
     `left_right="swap_tolerant"` scores each frame's legs and arms under whichever side labels
     fit better (`nets.losses.swap_tolerant_loss`); "labelled" is the seed's loss.
+    `left_right="sides_merged"` gives each left/right joint the union of both sides' targets, so
+    each map of a pair learns both limbs and nothing asks it to tell them apart (a network that
+    sees one frame hedges that way anyway, and GaitNN reads both limbs from the features; the
+    decoded joints of a pair then coincide).
     """
 
     def __init__(self, network: keras.Model, loss: HeatmapLoss = "SCE",
                  left_right: LeftRightLabels = "labelled", **kwargs):
-        if left_right not in ("labelled", "swap_tolerant"):
-            raise ValueError(f"left_right must be 'labelled' or 'swap_tolerant', got {left_right!r}")
+        if left_right not in LEFT_RIGHT_LABELS:
+            raise ValueError(f"left_right must be one of {LEFT_RIGHT_LABELS}, got {left_right!r}")
         logits = network.get_layer(LOGITS_LAYER).output
         super().__init__(network, keras.Model(network.inputs, {"heatmap_logits": logits}), **kwargs)
         self.loss_kind = loss
@@ -77,6 +83,11 @@ class PoseTrainer(NetworkTrainer):
         if self.left_right == "labelled":
             return self._loss_fn(outputs["heatmap_logits"], targets, labels["presence"])
         mirror = list(FLIP_PERMUTATION)
+        if self.left_right == "sides_merged":
+            # Joints without a side are their own mirror, so the maximum leaves them as they are.
+            merged = tf.maximum(targets, tf.gather(targets, mirror, axis=-1))
+            presence = tf.maximum(labels["presence"], tf.gather(labels["presence"], mirror, axis=-1))
+            return self._loss_fn(outputs["heatmap_logits"], merged, presence)
         logits = outputs["heatmap_logits"]
         return swap_tolerant_loss(
             per_joint_heatmap_loss(self.loss_kind, logits, targets),
@@ -266,8 +277,9 @@ def fit_pose(
         validation: optional `(frames, joints_xy, visible)`, not augmented.
         callbacks: Keras callbacks.
         loss: `"SCE"` (binary disks, the seed's default) or `"MSE"` (Gaussian bumps).
-        left_right: "labelled" (the true side labels) or "swap_tolerant" (each frame's legs and
-            arms may take either side's labels; see `PoseTrainer`).
+        left_right: "labelled" (the true side labels), "swap_tolerant" (each frame's legs and
+            arms may take either side's labels) or "sides_merged" (each map of a left/right
+            pair learns both limbs); see `PoseTrainer`.
         optimizer: default Adam starting at `learning_rate`, cosine-decayed to 1 % of it over
             all the steps, with the seed's gradient clipping (global norm 2.0); the seed used
             RMSProp with an unpublished schedule.

@@ -126,6 +126,7 @@ def train_pose_model(
     augment: bool,
     seed: int,
     appearance_jitter: bool = False,
+    left_right: str = "labelled",
     only_subjects: Sequence[str] | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     backup_dir: str | Path | None = None,
@@ -173,7 +174,7 @@ def train_pose_model(
     record = {
         "backbone": backbone, "loss": loss, "epochs": epochs, "batch_size": batch_size,
         "learning_rate": learning_rate, "frames_per_sequence": frames_per_sequence, "augment": augment,
-        "appearance_jitter": appearance_jitter,
+        "appearance_jitter": appearance_jitter, "left_right": left_right,
         "frames_memory_gb": frames_memory_gb, "sampled_frames_per_sequence": per_sequence,
         "seed": seed, "store": str(store.path), "training_frames": int(len(train["frames"])),
         "training_subjects": sorted(fit_subjects), "validation_subjects": sorted(validation_subjects),
@@ -197,7 +198,7 @@ def train_pose_model(
             model, train["frames"], train["joints_xy"], train["visible"].astype(np.float32),
             epochs=epochs - done, batch_size=batch_size, augment=augment, appearance_jitter=appearance_jitter,
             callbacks=all_callbacks,
-            loss=loss.upper(), learning_rate=learning_rate, seed=seed + done,
+            loss=loss.upper(), left_right=left_right, learning_rate=learning_rate, seed=seed + done,
             # As many steps an epoch as frames_per_sequence promises, on new frames each epoch.
             frames_per_epoch=min(len(train["frames"]), len(fit_ids) * frames_per_sequence),
         )
