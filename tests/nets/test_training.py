@@ -4,8 +4,9 @@ import pytest
 
 from nets.gait_network import GaitNN
 from nets.gait_training import SequenceBatches, fit_gait
+from nets.heatmaps import binary_disk_heatmaps, image_to_heatmap
 from nets.pose_network import HumanPoseNN, JOINT_NAMES
-from nets.pose_training import FLIP_PERMUTATION, PoseBatches, fit_pose
+from nets.pose_training import FLIP_PERMUTATION, PoseBatches, PoseTrainer, fit_pose
 from tests.nets.conftest import stick_figures
 
 
@@ -71,6 +72,35 @@ def test_swap_tolerant_pose_training_learns_and_rejects_unknown_modes():
     assert np.all(np.isfinite(losses)) and losses[-1] < 0.75 * losses[0]
     with pytest.raises(ValueError, match="left_right"):
         fit_pose(model, frames, joints, visible, epochs=1, left_right="guess")
+
+
+def test_sides_merged_loss_ignores_which_side_is_which_and_the_labelled_loss_does_not():
+    """Exchanging every joint's left and right label leaves the sides-merged loss as it is; the
+    seed's labelled loss rises for maps that named the sides. Maps that hold both limbs of each
+    pair are what the merged loss asks for."""
+    keras.utils.set_random_seed(0)
+    model = HumanPoseNN("small")
+    rng = np.random.default_rng(1)
+    size = 136
+    joints = rng.uniform(10, size - 10, (2, 16, 2)).astype(np.float32)
+    presence = np.ones((2, 16), np.float32)
+    presence[1, 0] = 0.0  # a hidden right ankle: its twin still has a target
+    mirror = list(FLIP_PERMUTATION)
+    disks = np.asarray(binary_disk_heatmaps(image_to_heatmap(joints, size), presence))
+
+    def loss(mode, maps, xy, present):
+        trainer = PoseTrainer(model, left_right=mode)
+        labels = {"joints_xy": xy, "presence": present, "inside": present}
+        return float(trainer._loss({"heatmap_logits": 12.0 * (2.0 * maps - 1.0)}, labels))
+
+    exchanged = (joints[:, mirror], presence[:, mirror])
+    for maps in (disks, rng.uniform(0, 1, disks.shape).astype(np.float32)):
+        assert loss("sides_merged", maps, joints, presence) == pytest.approx(
+            loss("sides_merged", maps, *exchanged), rel=1e-5)
+    assert loss("labelled", disks, joints, presence) < 0.1 * loss("labelled", disks, *exchanged)
+    both_limbs = np.maximum(disks, disks[..., mirror])
+    assert loss("sides_merged", both_limbs, joints, presence) < 0.1 * loss("labelled", both_limbs, joints, presence)
+    assert loss("sides_merged", both_limbs, joints, presence) < 0.1 * loss("sides_merged", disks, joints, presence)
 
 
 def test_fit_pose_validates_and_reports_validation_metrics():
