@@ -68,6 +68,7 @@ def GaitNN(
     share_rnn_weights: bool = False,
     feature_centering: FeatureCentering = "none",
     dropout_rate: float = 0.3,
+    input_dropout_rate: float = 0.0,
     batch_norm_momentum: float = 0.99,
     weight_decay: float = 0.0,
     weights: str | None = None,
@@ -87,6 +88,8 @@ def GaitNN(
             cue to identity; removing it took GaitNN's training accuracy on the demo's 8
             people from chance (13 %) to 57 % in 120 steps.
         dropout_rate: dropout before the logits, training only (seed: keep 0.7).
+        input_dropout_rate: share of the 32 feature channels dropped for a whole walk, training
+            only, so no identity rests on a few channels (0: none, the seed).
         batch_norm_momentum: moving-average momentum of every batch-norm. The seed's 0.999
             needs thousands of steps before inference statistics settle; 0.99 (default)
             serves the short training runs of a small data set.
@@ -114,6 +117,8 @@ def GaitNN(
         raise ValueError("the seed's checkpoints were trained on uncentred features: use feature_centering='none'")
     if not 0.0 <= dropout_rate < 1.0:
         raise ValueError(f"`dropout_rate` must be in [0, 1), got {dropout_rate}")
+    if not 0.0 <= input_dropout_rate < 1.0:
+        raise ValueError(f"`input_dropout_rate` must be in [0, 1), got {input_dropout_rate}")
     if weight_decay < 0:
         raise ValueError(f"`weight_decay` must be >= 0, got {weight_decay}")
     if not 0.0 <= batch_norm_momentum < 1.0:
@@ -127,6 +132,10 @@ def GaitNN(
     mask = layers.Input(shape=(None,), dtype="bool", name="mask")  # (B, T)
 
     x = features
+    if input_dropout_rate:
+        # One mask per walk and channel: the channel is gone from every frame of that walk.
+        x = layers.Dropout(input_dropout_rate, noise_shape=(None, 1, 1, 1, FEATURE_CHANNELS),
+                           name="feature_channel_dropout")(x)  # (B, T, 17, 17, 32)
     if feature_centering == "walk":
         x = MaskedTemporalCentering(name="center_features")([x, mask])  # (B, T, 17, 17, 32)
     frames = PackValidFrames(name="pack_valid_frames")([x, mask])  # (N, 17, 17, 32)

@@ -104,6 +104,7 @@ def test_pad_sequences_rejects_bad_input():
         ({"num_identities": 1}, "num_identities"),
         ({"extra_residual_blocks": "dropped"}, "extra_residual_blocks"),
         ({"feature_centering": "frame"}, "feature_centering"),
+        ({"input_dropout_rate": 1.0}, "input_dropout_rate"),
         ({"feature_centering": "walk", "weights": "H3.6m-GRU-1.ckpt"}, "uncentred"),
     ],
 )
@@ -123,3 +124,19 @@ def test_walk_centring_ignores_what_stays_constant_through_a_walk(feature_sequen
     model.save(tmp_path / "gait.keras")
     loaded = keras.saving.load_model(tmp_path / "gait.keras")
     np.testing.assert_allclose(_alone(loaded, sequence), _alone(model, sequence), rtol=1e-5, atol=1e-6)
+
+
+def test_input_channel_dropout_drops_whole_channels_of_a_walk_in_training_only(feature_sequences, tmp_path):
+    keras.utils.set_random_seed(0)
+    model = GaitNN(input_dropout_rate=0.5, extra_residual_blocks="discarded", num_identities=3)
+    dropout = model.get_layer("feature_channel_dropout")
+    walks = np.stack([feature_sequences[0][:4], feature_sequences[2]]) + 0.5  # (2, 4, 17, 17, 32)
+    dropped = np.asarray(dropout(walks, training=True))
+    gone = (dropped == 0).all(axis=(1, 2, 3))  # (2, 32): a channel is zero in every frame and cell, or nowhere
+    kept = (dropped != 0).all(axis=(1, 2, 3))
+    assert (gone | kept).all() and 0 < gone.sum() < gone.size
+    assert not (gone[0] == gone[1]).all()  # each walk draws its own channels
+    np.testing.assert_array_equal(np.asarray(dropout(walks, training=False)), walks)
+    model.save(tmp_path / "gait.keras")
+    loaded = keras.saving.load_model(tmp_path / "gait.keras")
+    np.testing.assert_allclose(_alone(loaded, walks[0]), _alone(model, walks[0]), rtol=1e-5, atol=1e-6)
