@@ -11,7 +11,7 @@ attribute is the pose model being trained.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, get_args
 
 import cv2
 import keras
@@ -38,7 +38,7 @@ SIDE_GROUPS: tuple[tuple[int, ...], ...] = tuple(
     for parts in (("ankle", "knee", "hip"), ("wrist", "elbow", "shoulder"))
 )
 
-LEFT_RIGHT_LABELS: tuple[str, ...] = ("labelled", "swap_tolerant", "sides_merged")
+LEFT_RIGHT_LABELS: tuple[str, ...] = get_args(LeftRightLabels)
 
 PoseData = tuple[np.ndarray, np.ndarray, np.ndarray]  # frames, joints_xy, visible
 
