@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Iterator
 
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
 from params import ComputeParams
@@ -20,6 +22,26 @@ def dask_task_runner(compute: ComputeParams, *, gpu: bool = False) -> DaskTaskRu
     if compute.dask_address:
         return DaskTaskRunner(address=compute.dask_address)
     return DaskTaskRunner(cluster_kwargs=local_cluster_kwargs(compute, gpu=gpu))
+
+
+def stage_runner(compute: ComputeParams, pending: int, *, gpu: bool = False) -> tuple[TaskRunner, int]:
+    """The task runner for a stage with `pending` sequences left, and the TensorFlow threads its tasks use.
+
+    At most `compute.in_process_sequences` of them run one task after another in the flow's own
+    process, with every core this process may use: a cold worker would spend longer importing
+    TensorFlow and loading the model than that work takes. More go to Dask, each task with the
+    threads of one worker.
+    """
+    if pending <= compute.in_process_sequences:
+        return ThreadPoolTaskRunner(max_workers=1), usable_cores()
+    return dask_task_runner(compute, gpu=gpu), compute.threads_per_worker
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the platform tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 def local_cluster_kwargs(compute: ComputeParams, *, gpu: bool = False) -> dict:

@@ -7,7 +7,7 @@ import time
 from prefect import flow
 
 from flows.common import beside_store, bundles, gather, store_writer, tracked_run
-from flows.compute import dask_task_runner
+from flows.compute import stage_runner
 from params import DescribeParams, keyword_parameters
 from stages.descriptors import DESCRIPTORS_STAGE
 from stages.models import read_record
@@ -35,16 +35,17 @@ def describe(params: DescribeParams) -> dict:
 
 def describe_all(params: DescribeParams, model_path: str, tag: str, features_tag: str, lease: str) -> dict:
     """The sequences lacking this model's vectors, in bundles on the Dask cluster (started only when
-    there are some)."""
+    there are some; a few run in this process, `flows.compute.stage_runner`)."""
     pending = pending_sequences(str(params.store), DESCRIPTORS_STAGE, tag)
     groups = bundles(pending, params.sequences_per_task)
     results, failures = [], []
     if groups:
         worker_model = shared_model(str(params.store), model_path)  # a copy in the store, for an object store
-        with dask_task_runner(params.compute) as runner:
+        runner, threads = stage_runner(params.compute, len(pending))
+        with runner:
             futures = [runner.submit(describe_task, dict(
                 store=str(params.store), lease=lease, sequence_ids=group, model_path=worker_model, model_tag=tag,
-                features_tag=features_tag, threads=params.compute.threads_per_worker,
+                features_tag=features_tag, threads=threads,
             )) for group in groups]
             results, failures = gather(futures, "describe")
     failed = [{"ids": groups[number], "reason": reason} for number, reason in failures]

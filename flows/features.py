@@ -9,7 +9,7 @@ import dask
 from prefect import flow
 
 from flows.common import beside_store, bundles, gather, store_writer, tracked_run
-from flows.compute import dask_task_runner
+from flows.compute import stage_runner
 from params import ExtractFeaturesParams, keyword_parameters
 from stages.features import FEATURE_FRAMES_TOPIC, FEATURES_STAGE
 from tasks.inference import extract_features_task, frame_count, pending_sequences
@@ -39,7 +39,7 @@ def extract_features(params: ExtractFeaturesParams) -> dict:
 
 def compute_features(params: ExtractFeaturesParams, model_path: str, tag: str, lease: str) -> dict:
     """The sequences lacking this model's features, in bundles on the Dask cluster (started only
-    when there are some)."""
+    when there are some; a few run in this process, `flows.compute.stage_runner`)."""
     pending = pending_sequences(str(params.store), FEATURES_STAGE, tag)
     groups = bundles(pending, params.options.sequences_per_task)
     results, failures = [], []
@@ -49,13 +49,14 @@ def compute_features(params: ExtractFeaturesParams, model_path: str, tag: str, l
         annotation = dask.annotate(resources={"GPU": 1}) if gpu else contextlib.nullcontext()
         # Someone watching sees frames go by (a long video is one task for minutes), not tasks.
         frames = frame_count(str(params.store), pending) if progress.current_reporter() else 0
-        with dask_task_runner(params.compute, gpu=gpu) as runner:
-            client = runner.client if frames else None
+        runner, threads = stage_runner(params.compute, len(pending), gpu=gpu)
+        with runner:
+            client = getattr(runner, "client", None) if frames else None  # in this process: no worker events
             with progress.forwarded_worker_events(client, FEATURE_FRAMES_TOPIC, "features (frames)", frames), \
                     annotation:
                 futures = [runner.submit(extract_features_task, dict(
                     store=str(params.store), lease=lease, sequence_ids=group, model_path=worker_model, model_tag=tag,
-                    options=params.options, threads=params.compute.threads_per_worker,
+                    options=params.options, threads=threads,
                 )) for group in groups]
                 results, failures = gather(futures, "features" if client is None else None)
     done = {k: v for result in results if result for k, v in result["done"].items()}

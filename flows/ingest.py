@@ -11,7 +11,7 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.common import beside_store, bundles, gather, store_writer, tracked_run
-from flows.compute import dask_task_runner
+from flows.compute import stage_runner
 from flows.reports import IngestReport, StreamedFeatures
 from params import IngestParams, keyword_parameters
 from storage.frames import FrameSpec
@@ -47,7 +47,7 @@ def ingest_archive(params: IngestParams) -> IngestReport:
 def decode_sequences(params: IngestParams, lease: str, recovered: list[str]) -> IngestReport:
     """Hashes every source (in bundles, on the flow's threads), settles the unchanged ones from one
     listing of the store, and decodes the rest in bundles on the Dask cluster (started only when
-    something is left to decode).
+    something is left to decode; a few sequences run in this process, `flows.compute.stage_runner`).
 
     With a pose model, each bundle's task computes its sequences' features right after storing
     their frames (streaming), and unchanged sequences lacking those features get them too.
@@ -77,8 +77,9 @@ def decode_sequences(params: IngestParams, lease: str, recovered: list[str]) -> 
     if work:
         gpu = streamed is not None and params.features.device == "gpu"
         annotation = dask.annotate(resources={"GPU": 1}) if gpu else contextlib.nullcontext()
-        with dask_task_runner(params.compute, gpu=gpu) as runner, annotation:
-            futures = [runner.submit(*bundle_task(params, lease, spec, entries, stored, streamed))
+        runner, threads = stage_runner(params.compute, sum(len(e) + len(s) for e, s in work), gpu=gpu)
+        with runner, annotation:
+            futures = [runner.submit(*bundle_task(params, lease, spec, entries, stored, streamed, threads))
                        for entries, stored in work]
             results, failures = gather(futures, "ingest")
     features = {"done": {}, "failed": {}}
@@ -113,9 +114,9 @@ def streamed_model(params: IngestParams, spec: FrameSpec | TrackSpec) -> tuple[s
 
 
 def bundle_task(params: IngestParams, lease: str, spec: FrameSpec | TrackSpec, entries: list, stored: list[str],
-                streamed: tuple[str, str] | None) -> tuple:
+                streamed: tuple[str, str] | None, threads: int) -> tuple:
     """(task, its parameters) for one bundle: decode only, or decode and then compute features
-    (of the bundle's sequences and of the `stored` ones)."""
+    (of the bundle's sequences and of the `stored` ones, with `threads` TensorFlow threads)."""
     arguments = dict(
         store=str(params.store), lease=lease, entries=entries, content_hashes=[e.content_hash for e in entries],
         spec=spec, layout=params.layout, chunk_frames=params.chunk_frames, allow_partial=params.allow_partial,
@@ -124,7 +125,7 @@ def bundle_task(params: IngestParams, lease: str, spec: FrameSpec | TrackSpec, e
         return ingest_bundle, arguments
     model_path, tag = streamed
     return ingest_and_extract_bundle, dict(arguments, stored_ids=stored, model_path=model_path, model_tag=tag,
-                                           options=params.features, threads=params.compute.threads_per_worker)
+                                           options=params.features, threads=threads)
 
 
 def frame_spec(size: int, fps: float | None, crop: str, min_track_frames: int) -> FrameSpec | TrackSpec:

@@ -223,6 +223,7 @@ def _common_options() -> list[Option]:
         Option("--dask-address", ComputeParams, "dask_address", "compute",
                default="$GAITFLOW_DASK_ADDRESS, else a local cluster"),
         Option("--workers", ComputeParams, "n_workers", "compute"),
+        Option("--in-process-sequences", ComputeParams, "in_process_sequences", "compute"),
         Option("--tracking-uri", TrackingParams, "tracking_uri", "tracking",
                default="$MLFLOW_TRACKING_URI, else a SQLite store in the project data folder"),
         Option("--experiment", TrackingParams, "experiment", "tracking"),

@@ -46,7 +46,8 @@ def test_two_ingests_on_one_store_leave_every_sequence_as_a_single_writer_would(
             shutil.copy(everything / "video" / name, archive / "video" / name)
 
     store_path = tmp_path / "store.zarr"
-    args = ["--store", str(store_path), "--frame-size", "48", "--chunk-frames", "8", "--workers", "1", "--json"]
+    args = ["--store", str(store_path), "--frame-size", "48", "--chunk-frames", "8", "--workers", "1",
+            "--in-process-sequences", "0", "--json"]  # on Dask: its ports are checked below
     runs = [_cli(tmp_path / "home", "ingest", str(archive), *args) for archive in (first_archive, second_archive)]
     roots = [psutil.Process(run.pid) for run in runs]
     listening: set[tuple[str, int, int]] = set()

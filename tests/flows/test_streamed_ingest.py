@@ -42,8 +42,9 @@ def _archive(root, subjects: int, seed: int):
 
 
 def test_streamed_features_equal_the_features_stage_and_reruns_do_only_whats_new(
-    tmp_path, pose_model, prefect_server, stage
+    tmp_path, pose_model, prefect_server, stage, monkeypatch
 ):
+    import flows.compute
     from flows.features import extract_features
     from flows.ingest import ingest_archive
 
@@ -52,8 +53,10 @@ def test_streamed_features_equal_the_features_stage_and_reruns_do_only_whats_new
     (archive / "video" / "009-nm-01-090.avi").write_bytes(b"not a video" * 40)
     streamed_store, staged_store = tmp_path / "streamed.zarr", tmp_path / "staged.zarr"
 
+    # Streamed on the Dask workers; staged, these few sequences run in this process: same figures.
+    on_dask = dict(stage, compute=stage["compute"].model_copy(update={"in_process_sequences": 0}))
     streamed = ingest_archive(archive=archive, store=streamed_store, frame_size=136, pose_model=pose_model.path,
-                              **stage)
+                              **on_dask)
     ingest_archive(archive=archive, store=staged_store, frame_size=136, **stage)
     staged = extract_features(store=staged_store, pose_model=pose_model.path, **stage)
 
@@ -79,9 +82,15 @@ def test_streamed_features_equal_the_features_stage_and_reruns_do_only_whats_new
     # A new person, streamed into the store that was ingested without features: the new walks and
     # the ones stored before (which lacked these features) all get them in this run.
     _archive(archive, subjects=3, seed=3)
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("a few new sequences started Dask workers")
+
+    monkeypatch.setattr(flows.compute, "dask_task_runner", no_cluster)
     more = ingest_archive(archive=archive, store=staged_store, frame_size=136, pose_model=pose_model.path, **stage)
     assert more.stored == ["003-bg-01-090", "003-nm-01-090", "003-nm-02-090"]
     assert more.features.sequences_done == 3 and more.features.failed == []
+    monkeypatch.undo()
     unfeatured = tmp_path / "unfeatured.zarr"
     ingest_archive(archive=archive, store=unfeatured, frame_size=136, **stage)
     late = ingest_archive(archive=archive, store=unfeatured, frame_size=136, pose_model=pose_model.path, **stage)
