@@ -51,14 +51,14 @@ def compute_features(params: ExtractFeaturesParams, model_path: str, tag: str, l
         frames = frame_count(str(params.store), pending) if progress.current_reporter() else 0
         runner, threads = stage_runner(params.compute, len(pending), gpu=gpu)
         with runner:
-            client = getattr(runner, "client", None) if frames else None  # in this process: no worker events
+            client = getattr(runner, "client", None)  # None: the tasks run on this process's threads
             with progress.forwarded_worker_events(client, FEATURE_FRAMES_TOPIC, "features (frames)", frames), \
                     annotation:
                 futures = [runner.submit(extract_features_task, dict(
                     store=str(params.store), lease=lease, sequence_ids=group, model_path=worker_model, model_tag=tag,
                     options=params.options, threads=threads,
                 )) for group in groups]
-                results, failures = gather(futures, "features" if client is None else None)
+                results, failures = gather(futures, None if frames else "features")
     done = {k: v for result in results if result for k, v in result["done"].items()}
     failed = [{"ids": groups[number], "reason": reason} for number, reason in failures]
     failed += [{"ids": [i], "reason": reason} for result in results if result for i, reason in result["failed"].items()]

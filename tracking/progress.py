@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import threading
 from typing import Callable, Iterator
 
 # (stage, done, total, item) -> None
 ProgressCallback = Callable[[str, int, int, str], None]
 _reporter: contextvars.ContextVar[ProgressCallback | None] = contextvars.ContextVar("gaitflow_progress", default=None)
+# Where `worker_events` goes when the work runs on a thread of this process instead of a Dask
+# worker (a stage with few sequences, `flows.compute.stage_runner`): {topic: event handler}.
+_local_topics: contextvars.ContextVar[dict[str, Callable[[dict], None]] | None] = contextvars.ContextVar(
+    "gaitflow_local_topics", default=None)
 
 
 @contextlib.contextmanager
@@ -59,42 +64,57 @@ def training_progress(stage: str):
 
 
 def worker_events(topic: str) -> Callable[[str, int], None]:
-    """`(item, amount)` -> an event on `topic` when running in a Dask worker, else nothing.
+    """`(item, amount)` -> an event on `topic`: in a Dask worker, into Dask's event log; on a thread
+    of the watcher's own process, straight to the `forwarded_worker_events` block around it; else
+    nowhere.
 
     Work inside a Dask task cannot reach the watcher's context; Dask's event log can
     (`forwarded_worker_events` subscribes to it in the client's process).
     """
 
     def send(item: str, amount: int) -> None:
+        message = {"item": item, "amount": int(amount)}
         try:
             from distributed import get_worker
 
             worker = get_worker()
         except (ImportError, ValueError):
+            handler = (_local_topics.get() or {}).get(topic)
+            if handler is not None:
+                handler(message)
             return
-        worker.log_event(topic, {"item": item, "amount": int(amount)})
+        worker.log_event(topic, message)
 
     return send
 
 
 @contextlib.contextmanager
 def forwarded_worker_events(client, topic: str, stage: str, total: int) -> Iterator[None]:
-    """Within the block, `worker_events(topic)` amounts sent to `client`'s cluster add up into
-    `(stage, done, total, item)` reports to the current watcher. Nothing happens without a
-    watcher, a client (None) or a total."""
+    """Within the block, `worker_events(topic)` amounts add up into `(stage, done, total, item)`
+    reports to the current watcher: those sent to `client`'s cluster, or with `client` None those
+    sent from this process's threads (tasks that inherit this context). Nothing happens without
+    a watcher or a total."""
     callback = _reporter.get()
-    if callback is None or client is None or total <= 0:
+    if callback is None or total <= 0:
         yield
         return
     done = [0]
+    lock = threading.Lock()
 
-    def forward(event) -> None:
-        _, message = event
-        done[0] = min(total, done[0] + int(message.get("amount", 0)))
-        callback(stage, done[0], total, str(message.get("item", "")))
+    def add(message: dict) -> None:
+        with lock:
+            done[0] = min(total, done[0] + int(message.get("amount", 0)))
+            callback(stage, done[0], total, str(message.get("item", "")))
 
     callback(stage, 0, total, "")
-    client.subscribe_topic(topic, forward)
+    if client is None:
+        token = _local_topics.set({**(_local_topics.get() or {}), topic: add})
+        try:
+            yield
+        finally:
+            _local_topics.reset(token)
+        return
+    client.subscribe_topic(topic, lambda event: add(event[1]))
     try:
         yield
     finally:

@@ -47,6 +47,7 @@ def test_streamed_features_equal_the_features_stage_and_reruns_do_only_whats_new
     import flows.compute
     from flows.features import extract_features
     from flows.ingest import ingest_archive
+    from tracking.progress import reporting_to
 
     archive = tmp_path / "archive"
     _archive(archive, subjects=2, seed=3)
@@ -58,7 +59,10 @@ def test_streamed_features_equal_the_features_stage_and_reruns_do_only_whats_new
     streamed = ingest_archive(archive=archive, store=streamed_store, frame_size=136, pose_model=pose_model.path,
                               **on_dask)
     ingest_archive(archive=archive, store=staged_store, frame_size=136, **stage)
-    staged = extract_features(store=staged_store, pose_model=pose_model.path, **stage)
+    shown: dict[str, tuple[int, int]] = {}
+    with reporting_to(lambda stage, done, total, item: shown.__setitem__(stage, (done, total))):
+        staged = extract_features(store=staged_store, pose_model=pose_model.path, **stage)
+    assert shown["features (frames)"] == (48, 48)  # from this process's threads, frame by frame
 
     stored = ["001-bg-01-090", "001-nm-01-090", "001-nm-02-090", "002-bg-01-090", "002-nm-01-090", "002-nm-02-090"]
     assert streamed.stored == stored and [item.id for item in streamed.failed] == ["009-nm-01-090"]

@@ -53,3 +53,22 @@ def test_work_inside_dask_workers_reports_through_the_event_log():
     assert [done for _, done, _, _ in seen] == list(range(0, 13, 2))
     assert {item for *_, item in seen[1:]} == {"a", "b"}
     worker_events("test-frames")("outside a worker", 1)  # no worker: nothing to send, no error
+
+
+def test_work_on_threads_of_the_watchers_process_reports_straight_to_it():
+    """A stage with few sequences runs its tasks on this process's threads, not on Dask workers."""
+    import contextvars
+    import threading
+
+    from tracking.progress import forwarded_worker_events, worker_events
+
+    seen = []
+    with reporting_to(lambda *update: seen.append(update)):
+        with forwarded_worker_events(None, "test-frames", "features (frames)", 5):
+            send = worker_events("test-frames")
+            context = contextvars.copy_context()  # what a task runner's thread inherits
+            thread = threading.Thread(target=context.run, args=(lambda: [send("a", 2), send("b", 4)],))
+            thread.start()
+            thread.join()
+        worker_events("test-frames")("after the block", 1)  # nobody forwards it any more
+    assert seen == [("features (frames)", 0, 5, ""), ("features (frames)", 2, 5, "a"), ("features (frames)", 5, 5, "b")]
