@@ -24,17 +24,19 @@ def dask_task_runner(compute: ComputeParams, *, gpu: bool = False) -> DaskTaskRu
     return DaskTaskRunner(cluster_kwargs=local_cluster_kwargs(compute, gpu=gpu))
 
 
-def stage_runner(compute: ComputeParams, pending: int, *, gpu: bool = False) -> tuple[TaskRunner, int]:
+def stage_runner(compute: ComputeParams, pending: int, *, device: str = "auto") -> tuple[TaskRunner, int]:
     """The task runner for a stage with `pending` sequences left, and the TensorFlow threads its tasks use.
 
     At most `compute.in_process_sequences` of them run one task after another in the flow's own
     process, with every core this process may use: a cold worker would spend longer importing
     TensorFlow and loading the model than that work takes. More go to Dask, each task with the
-    threads of one worker.
+    threads of one worker. So does a stage whose `device` is "cpu": TensorFlow hides GPUs from a
+    whole process, and the flow's process trains its networks on them. "gpu" makes local workers
+    declare one GPU each.
     """
-    if pending <= compute.in_process_sequences:
+    if pending <= compute.in_process_sequences and device != "cpu":
         return ThreadPoolTaskRunner(max_workers=1), usable_cores()
-    return dask_task_runner(compute, gpu=gpu), compute.threads_per_worker
+    return dask_task_runner(compute, gpu=device == "gpu"), compute.threads_per_worker
 
 
 def usable_cores() -> int:

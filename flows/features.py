@@ -49,7 +49,7 @@ def compute_features(params: ExtractFeaturesParams, model_path: str, tag: str, l
         annotation = dask.annotate(resources={"GPU": 1}) if gpu else contextlib.nullcontext()
         # Someone watching sees frames go by (a long video is one task for minutes), not tasks.
         frames = frame_count(str(params.store), pending) if progress.current_reporter() else 0
-        runner, threads = stage_runner(params.compute, len(pending), gpu=gpu)
+        runner, threads = stage_runner(params.compute, len(pending), device=params.options.device)
         with runner:
             client = getattr(runner, "client", None)  # None: the tasks run on this process's threads
             with progress.forwarded_worker_events(client, FEATURE_FRAMES_TOPIC, "features (frames)", frames), \

@@ -77,7 +77,8 @@ def decode_sequences(params: IngestParams, lease: str, recovered: list[str]) -> 
     if work:
         gpu = streamed is not None and params.features.device == "gpu"
         annotation = dask.annotate(resources={"GPU": 1}) if gpu else contextlib.nullcontext()
-        runner, threads = stage_runner(params.compute, sum(len(e) + len(s) for e, s in work), gpu=gpu)
+        device = params.features.device if streamed is not None else "auto"
+        runner, threads = stage_runner(params.compute, sum(len(e) + len(s) for e, s in work), device=device)
         with runner, annotation:
             futures = [runner.submit(*bundle_task(params, lease, spec, entries, stored, streamed, threads))
                        for entries, stored in work]

@@ -17,6 +17,9 @@ def test_a_few_sequences_run_in_the_flows_process_with_every_core_and_more_go_to
     assert isinstance(runner, DaskTaskRunner) and threads == 1
     runner, _ = stage_runner(compute.model_copy(update={"in_process_sequences": 0}), 1)
     assert isinstance(runner, DaskTaskRunner)
+    # Features asked on the CPU would hide the GPUs from the flow's process, which trains on them.
+    assert isinstance(stage_runner(compute, 1, device="cpu")[0], DaskTaskRunner)
+    assert isinstance(stage_runner(compute, 1, device="gpu")[0], ThreadPoolTaskRunner)
 
 
 def test_a_scheduler_address_sends_every_task_to_its_cluster_unless_asked_otherwise():
