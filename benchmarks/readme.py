@@ -230,7 +230,9 @@ BENCHMARK_ROWS = Table((
     Row("re-run with nothing new / full run (256 walks)", SCALE,
         "{noop_rerun_fraction_of_full:.2f} ({noop_rerun_wall_s:.0f} s)"),
     Row("incremental re-run (+{incremental_added_fraction:.0%} videos, {incremental_added_sequences} walks) / "
-        "full run", SCALE, "{incremental_fraction_of_full:.2f} ({incremental_wall_s:.0f} s)",
+        "full run: so few walks in the flow's own process (the default) / on the Dask workers", SCALE,
+        "{incremental_fraction_of_full:.2f} ({incremental_wall_s:.0f} s) / "
+        "{incremental_on_dask_fraction_of_full:.2f} ({incremental_on_dask_wall_s:.0f} s)",
         ("incremental re-run (+* sequences) / full run",)),
 ))
 
