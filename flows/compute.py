@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import Iterator
 
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
-from params import ComputeParams
+from params import IN_PROCESS_SEQUENCES, ComputeParams
 
 
 def dask_task_runner(compute: ComputeParams, *, gpu: bool = False) -> DaskTaskRunner:
@@ -24,26 +23,28 @@ def dask_task_runner(compute: ComputeParams, *, gpu: bool = False) -> DaskTaskRu
     return DaskTaskRunner(cluster_kwargs=local_cluster_kwargs(compute, gpu=gpu))
 
 
-def stage_runner(compute: ComputeParams, pending: int, *, device: str = "auto") -> tuple[TaskRunner, int]:
+def in_process_limit(compute: ComputeParams) -> int:
+    """Most sequences a stage runs in the flow's own process: `compute.in_process_sequences`, or when
+    it is unset 0 with a scheduler address (that cluster's workers may see a store or devices this
+    process does not) and `IN_PROCESS_SEQUENCES` without one."""
+    if compute.in_process_sequences is not None:
+        return compute.in_process_sequences
+    return 0 if compute.dask_address else IN_PROCESS_SEQUENCES
+
+
+def stage_runner(compute: ComputeParams, pending: int, *, device: str = "auto") -> tuple[TaskRunner, int | None]:
     """The task runner for a stage with `pending` sequences left, and the TensorFlow threads its tasks use.
 
-    At most `compute.in_process_sequences` of them run one task after another in the flow's own
-    process, with every core this process may use: a cold worker would spend longer importing
-    TensorFlow and loading the model than that work takes. More go to Dask, each task with the
-    threads of one worker. So does a stage whose `device` is "cpu": TensorFlow hides GPUs from a
-    whole process, and the flow's process trains its networks on them. "gpu" makes local workers
-    declare one GPU each.
+    Up to `in_process_limit(compute)` of them run one task after another on a thread of the flow's
+    own process, with TensorFlow's own thread pools (None): a cold worker would spend longer
+    importing TensorFlow and loading the model than that work takes, and the flow's process trains
+    networks with those pools. More go to Dask, each task with the threads of one worker. So does a
+    stage whose `device` is "cpu": TensorFlow hides GPUs from a whole process. "gpu" makes local
+    workers declare one GPU each. An interrupt waits for the running in-process task to finish.
     """
-    if pending <= compute.in_process_sequences and device != "cpu":
-        return ThreadPoolTaskRunner(max_workers=1), usable_cores()
+    if pending <= in_process_limit(compute) and device != "cpu":
+        return ThreadPoolTaskRunner(max_workers=1), None
     return dask_task_runner(compute, gpu=device == "gpu"), compute.threads_per_worker
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity where the platform tells it)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
 
 
 def local_cluster_kwargs(compute: ComputeParams, *, gpu: bool = False) -> dict:
@@ -77,4 +78,6 @@ def shared_cluster(compute: ComputeParams, *, gpu: bool = False) -> Iterator[Com
     from distributed import LocalCluster
 
     with LocalCluster(**local_cluster_kwargs(compute, gpu=gpu)) as cluster:
-        yield compute.model_copy(update={"dask_address": cluster.scheduler_address})
+        # The copy names the cluster; the stages still treat it as this run's own (in-process limit kept).
+        yield compute.model_copy(update={"dask_address": cluster.scheduler_address,
+                                         "in_process_sequences": in_process_limit(compute)})

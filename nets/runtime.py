@@ -1,4 +1,4 @@
-"""TensorFlow process settings for batch workers: threads, device, precision."""
+"""TensorFlow process settings for batch work (Dask workers, the flow's process): threads, device, precision."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import tensorflow as tf
 
 
 @functools.cache
-def configure_tensorflow(threads: int, device: str = "auto") -> str:
+def configure_tensorflow(threads: int | None, device: str = "auto") -> str:
     """Sets TensorFlow's thread pools and visible devices once per process; returns the device used.
 
     Dask runs several worker processes on one machine, and TensorFlow would otherwise give each
@@ -16,15 +16,17 @@ def configure_tensorflow(threads: int, device: str = "auto") -> str:
     later calls with other values are ignored, as TensorFlow cannot change them then.
 
     Args:
-      threads: intra-op threads (inter-op gets 1: the pose and gait graphs are chains).
+      threads: intra-op threads (inter-op gets 1: the pose and gait graphs are chains); None keeps
+        TensorFlow's own pools (every core), for work in a process that also trains networks.
       device: "cpu" hides GPUs; "gpu" requires one; "auto" uses one when present.
     """
     if device not in ("auto", "cpu", "gpu"):
         raise ValueError(f"device must be auto, cpu or gpu, got {device!r}")
     gpus = tf.config.list_physical_devices("GPU")
     try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
+        if threads is not None:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
         if device == "cpu" and gpus:
             tf.config.set_visible_devices([], "GPU")
         for gpu in gpus if device != "cpu" else ():

@@ -12,7 +12,7 @@ import inspect
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticUndefined
 
 
@@ -79,6 +79,11 @@ MinTrackFrames = Annotated[int, Field(
 Classifiers = Annotated[tuple[Literal["svm", "nn"], ...], Field(min_length=1, description="Classifiers to report.")]
 
 
+# Sequences a stage runs in the flow's own process when `ComputeParams.in_process_sequences` is
+# unset and no scheduler address is given (`flows.compute.in_process_limit`).
+IN_PROCESS_SEQUENCES = 16
+
+
 class ComputeParams(Params):
     """Where tasks run."""
 
@@ -88,21 +93,13 @@ class ComputeParams(Params):
     n_workers: int = Field(2, ge=1, le=256, description="Worker processes of the local cluster.")
     threads_per_worker: int = Field(1, ge=1, le=64, description="Threads per local worker (also TensorFlow's).")
     scratch_dir: Path | None = Field(None, description="Dask's spill and scratch folder for local workers.")
-    in_process_sequences: int = Field(
-        16, ge=0, le=100_000,
+    in_process_sequences: int | None = Field(
+        None, ge=0, le=100_000,
         description="A stage with at most this many sequences left to process runs them in the flow's own process, "
         "not on Dask workers (a cold worker spends seconds importing TensorFlow and loading the model before its "
-        "first frame); 0: always on Dask. With dask_address given, 0 unless set.",
+        f"first frame); 0: always on Dask. None: {IN_PROCESS_SEQUENCES}, or 0 with dask_address (that cluster's "
+        "workers may see a store or devices this process does not).",
     )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _cluster_runs_everything(cls, data: Any) -> Any:
-        """With a scheduler address and no explicit `in_process_sequences`, every task goes to that
-        cluster: its workers may see a store, devices or data this process does not."""
-        if isinstance(data, dict) and data.get("dask_address") and "in_process_sequences" not in data:
-            return {**data, "in_process_sequences": 0}
-        return data
 
 
 class TrackingParams(Params):

@@ -21,7 +21,7 @@ def describe_sequences(
     model_tag: str,
     features_tag: str,
     *,
-    threads: int,
+    threads: int | None,
     device: str = "auto",
 ) -> dict:
     """Writes `descriptors/<model_tag>/vector` (512,) float32 for each sequence lacking it (or

@@ -82,7 +82,7 @@ def extract_features(
     *,
     batch_frames: int,
     dtype: str,
-    threads: int,
+    threads: int | None,
     device: str = "auto",
     mixed_precision: bool = False,
     network_batch: int | None = None,
@@ -91,7 +91,8 @@ def extract_features(
     """Writes `features/<model_tag>/{spatial (T, 17, 17, 32), joints (T, 16, 3)}` for each sequence.
 
     `joints` are `(y, x, p)` in stored-frame pixels. Sequences that already have them are
-    left alone. `mixed_precision` computes in float16 (for GPUs with tensor cores).
+    left alone. `threads`: TensorFlow's intra-op threads (None: its own pools,
+    `nets.runtime.configure_tensorflow`). `mixed_precision` computes in float16 (for GPUs with tensor cores).
     `network_batch` caps the frames of one network call (a chunk of `batch_frames` is split);
     None: the whole chunk on a GPU, `cpu_network_batch` on a CPU. `on_frames(sequence id,
     frames)` is told of every chunk done, for progress displays.

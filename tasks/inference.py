@@ -1,4 +1,4 @@
-"""Inference tasks mapped over the Dask cluster: features and identification vectors."""
+"""Inference tasks, on the Dask cluster or the flow's own threads: features and identification vectors."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def pending_sequences(store: str, stage: str, tag: str) -> list[str]:
 
 @task(name="extract-features")
 def extract_features_task(
-    store: str, lease: str, sequence_ids: list[str], model_path: str, model_tag: str, options: FeatureOptions, threads: int
+    store: str, lease: str, sequence_ids: list[str], model_path: str, model_tag: str, options: FeatureOptions, threads: int | None
 ) -> dict:
     """Features of a bundle of sequences: {"done": {id: frames}, "failed": {id: reason}}."""
     return extract_features(
@@ -40,7 +40,7 @@ def frame_count(store: str, sequence_ids: list[str]) -> int:
 
 @task(name="describe-sequences")
 def describe_task(
-    store: str, lease: str, sequence_ids: list[str], model_path: str, model_tag: str, features_tag: str, threads: int
+    store: str, lease: str, sequence_ids: list[str], model_path: str, model_tag: str, features_tag: str, threads: int | None
 ) -> dict:
     """Identification vectors of a bundle of sequences: {"done": [ids], "failed": {id: reason}}."""
     return describe_sequences(SequenceStore(store, lease=lease), sequence_ids, model_path, model_tag, features_tag, threads=threads)

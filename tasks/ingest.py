@@ -109,7 +109,7 @@ def ingest_and_extract_bundle(
     model_path: str,
     model_tag: str,
     options: FeatureOptions,
-    threads: int,
+    threads: int | None,
 ) -> tuple[list[IngestOutcome], dict]:
     """A bundle's frames, then their pose features and those of `stored_ids`, in one task
     (`stages.streaming.ingest_then_extract`).
