@@ -295,10 +295,8 @@ def streamed_run(archive: Path, store_path: Path, model: tuple[str, str], frame_
     from flows.ingest import ingest_archive
     from params import ComputeParams, FeatureOptions
 
-    # On the workers even for the 16 walks of the full trunk, which the product would run in the
-    # flow's own process (`in_process_sequences`): this measures the distributed path.
     compute = ComputeParams(n_workers=n_workers, threads_per_worker=max(1, 2 // n_workers),
-                            scratch_dir=session["scratch"], in_process_sequences=0)
+                            scratch_dir=session["scratch"], in_process_sequences=0)  # as in flow_run
     options = FeatureOptions(device=device, mixed_precision=mixed_precision)
     with shared_cluster(compute) as shared:
         stage = dict(compute=shared, tracking=session["tracking"])
