@@ -162,7 +162,9 @@ def body_height(joints_xy: np.ndarray, visible: np.ndarray) -> np.ndarray:
 
     A frame is measured where head top and both ankles are visible, finite, and the distance is
     positive. Every other frame gets the median of the sequence's measured frames (the body's
-    size changes slowly, so a neighbouring value is a fair stand-in).
+    size changes slowly, so a neighbouring value is a fair stand-in). When no frame has all
+    three visible (an ankle hidden behind the other leg for a whole frontal walk), frames where
+    the truth gives them finite places although hidden are measured instead.
 
     Args:
       joints_xy: (T, 16, 2) float, the true joints in pixels, MPII order.
@@ -180,12 +182,16 @@ def body_height(joints_xy: np.ndarray, visible: np.ndarray) -> np.ndarray:
     mid_ankle = 0.5 * (joints_xy[:, R_ANKLE] + joints_xy[:, L_ANKLE])
     with np.errstate(invalid="ignore"):
         heights = np.linalg.norm(joints_xy[:, HEAD_TOP] - mid_ankle, axis=-1)
-        measured = visible[:, [HEAD_TOP, R_ANKLE, L_ANKLE]].all(axis=1) & np.isfinite(heights)
-        measured &= np.where(measured, heights, 0.0) > 0.0
+        known = np.isfinite(heights) & (np.where(np.isfinite(heights), heights, 0.0) > 0.0)
+    measured = visible[:, [HEAD_TOP, R_ANKLE, L_ANKLE]].all(axis=1) & known
+    if not measured.any():
+        # Seen from the front or back, one ankle can hide behind the other for a whole walk;
+        # where the truth still knows where hidden joints are (synthetic walkers), they measure.
+        measured = known
     if not measured.any():
         raise ValueError(
-            "no frame has head top and both ankles visible, so the body height cannot be "
-            f"measured ({len(heights)} frames)"
+            "no frame has head top and both ankles visible or at known places, so the body height "
+            f"cannot be measured ({len(heights)} frames)"
         )
     return np.where(measured, heights, np.median(heights[measured]))
 

@@ -30,7 +30,12 @@ def train_pose(params: TrainPoseParams) -> dict:
         if params.protocol is not None:
             people = sorted(protocol_training_people(str(params.store), params.protocol.protocol,
                                                      params.protocol.train_subjects))
-        arguments = (str(params.store), params.training, people, model_dir(params.store), params.tracking, run_id)
+        initial = None
+        if params.training.initial_model is not None:
+            initial = resolve_model(params.training.initial_model, params.tracking,
+                                    str(Path(model_dir(params.store)) / "downloaded"))
+        arguments = (str(params.store), params.training, people, model_dir(params.store), params.tracking, run_id,
+                     initial)
         trained, reused = _cached_or_fresh(train_pose_task, arguments)
         return _finish(params.tracking, run_id, trained, reused)
 

@@ -15,6 +15,7 @@ from params import (
     GaitTrainingOptions, IdentifyParams, IngestParams, PipelineParams, PoseTrainingOptions, ProtocolOptions, SynthesizeParams, TrackingParams,
     TrainGaitParams, TrainPoseParams,
 )
+from pretrained import PACKAGED_MODELS
 
 # 0: everything done; 1: the command ran but some sequences failed; 2: nothing ran (bad input).
 EXIT_OK, EXIT_FAILURES, EXIT_ERROR = 0, 1, 2
@@ -99,6 +100,9 @@ def _preflight(args: argparse.Namespace, settings: Settings) -> None:
     pose_model = getattr(args, "pose_model", None)
     if args.command in ("ingest", "run", "features") and pose_model and not _is_uri(pose_model):
         _pose_model_reference(pose_model)
+    initial_model = getattr(args, "initial_pose_model", None)
+    if initial_model and not _is_uri(initial_model):
+        _pose_model_reference(initial_model)
     archive: Path | None = getattr(args, "archive", None)
     if archive is not None and args.command in ("ingest", "run"):
         from storage.manifest import discover
@@ -241,6 +245,7 @@ def _pose_training_options(group: str) -> list[Option]:
     return [
         Option("--backbone", PoseTrainingOptions, "backbone", group),
         Option("--pose-epochs", PoseTrainingOptions, "epochs", group),
+        Option("--initial-pose-model", PoseTrainingOptions, "initial_model", group),
     ]
 
 
@@ -428,7 +433,8 @@ def _add_standalone_commands(commands) -> None:
     )
     pose.add_argument("media", type=Path, help="an image (.jpg, .png, ...) or a video file (required)")
     pose.add_argument("--pose-model", required=True,
-                      help="a saved .keras pose model, or the prefix of a seed TF1 checkpoint "
+                      help="a saved .keras pose model, 'synthetic' (the small model that ships with gaitflow, "
+                      "trained on synthetic walkers only), or the prefix of a seed TF1 checkpoint "
                       "(.../MPII+LSP.ckpt, converted once and cached under HOME/models) (required)")
     pose.add_argument("--out", type=Path, required=True,
                       help="the annotated copy: an image file for an image, .mp4 or .avi for a video (required)")
@@ -457,12 +463,13 @@ def _add_standalone_commands(commands) -> None:
 
 
 def _pose_model_reference(reference: str) -> bool:
-    """True for a seed TF1 checkpoint prefix, False for a .keras file; CommandError for anything else."""
+    """True for a seed TF1 checkpoint prefix, False for a .keras file or a packaged model's name;
+    CommandError for anything else."""
     from stages.models import is_seed_checkpoint
 
     if is_seed_checkpoint(reference):
         return True
-    path = Path(reference).expanduser()
+    path = PACKAGED_MODELS[reference] if reference in PACKAGED_MODELS else Path(reference).expanduser()
     if not path.is_file() or path.suffix != ".keras":
         raise CommandError(f"{reference}: not a saved Keras pose model (.keras) or a seed TF1 checkpoint prefix")
     return False
@@ -473,7 +480,7 @@ def _pose_model_file(reference: str, settings: Settings) -> str:
 
     if _pose_model_reference(reference):
         return converted_seed_pose_model(reference, settings.home / "models").path
-    return str(Path(reference).expanduser())
+    return str(PACKAGED_MODELS[reference] if reference in PACKAGED_MODELS else Path(reference).expanduser())
 
 
 def _run_pose(args: argparse.Namespace, settings: Settings) -> int:
@@ -767,8 +774,11 @@ def _run_demo(args: argparse.Namespace, settings: Settings) -> int:
             # Two thirds of the people train; with so few, all of them fit and none is held out.
             protocol=ProtocolOptions(train_subjects=str(max(2, 2 * args.subjects // 3))),
             # Every frame of every training walk once (4 epochs x 8 of 32 frames): the pose budget
-            # decides how much of the legs the features carry.
-            pose_training=PoseTrainingOptions(epochs=4, frames_per_sequence=8),
+            # decides how much of the legs the features carry. Training starts from the packaged
+            # pose model (96 synthetic people of another seed, so none of the demo's), at a third
+            # of the from-scratch learning rate, as fine-tuning usually is.
+            pose_training=PoseTrainingOptions(epochs=4, frames_per_sequence=8, initial_model="synthetic",
+                                              learning_rate=3e-4),
             gait_training=GaitTrainingOptions(epochs=10, rnn_layers=1, people_per_batch=4, sequences_per_person=4,
                                               clip_frames=16, validation_fraction=0.0),
             compute=compute, tracking=nested,

@@ -149,8 +149,8 @@ class IngestParams(Params):
     )
     sequences_per_task: int = Field(8, ge=1, le=10000, description="Sequences one Dask task hashes and decodes.")
     pose_model: str | None = Field(
-        None, description="Also compute this pose model's features (.keras, MLflow URI or seed TF1 checkpoint "
-        "prefix), streamed: each bundle's right after its frames are stored, in the same Dask task.",
+        None, description="Also compute this pose model's features (.keras, MLflow URI, 'synthetic' or seed TF1 "
+        "checkpoint prefix), streamed: each bundle's right after its frames are stored, in the same Dask task.",
     )
     features: FeatureOptions = Field(
         default_factory=FeatureOptions, description="How streamed pose features are computed (with pose_model)."
@@ -218,6 +218,13 @@ class PoseTrainingOptions(Params):
         "frames. Off by default: on synthetic walkers it moved held-out PCK by -0.02 and style-shift PCK by +0.02.",
     )
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of sampling, splits and initialisation.")
+    initial_model: str | None = Field(
+        None, min_length=1,
+        description="Weights to start from (fine-tuning): 'synthetic' (the small pose model that ships with gaitflow, "
+        "trained on 96 synthetic walkers of a seed no demo, test or benchmark archive uses), a saved .keras pose "
+        "model, an MLflow model URI, or a seed TF1 checkpoint prefix. Its trunk must be `backbone`. None: random "
+        "initialisation.",
+    )
 
 
 class TrainPoseParams(Params):
@@ -237,8 +244,9 @@ class ExtractFeaturesParams(Params):
 
     store: StoreLocation = Field(description="Store with ingested frames.")
     pose_model: str = Field(
-        min_length=1, description="A saved .keras pose model, an MLflow model URI (runs:/...), or the prefix of a "
-        "seed TF1 checkpoint (.../MPII+LSP.ckpt, converted once).",
+        min_length=1, description="A saved .keras pose model, an MLflow model URI (runs:/...), 'synthetic' (the small "
+        "model that ships with gaitflow, trained on synthetic walkers only), or the prefix of a seed TF1 checkpoint "
+        "(.../MPII+LSP.ckpt, converted once).",
     )
     options: FeatureOptions = Field(default_factory=FeatureOptions)
     compute: ComputeParams = Field(default_factory=ComputeParams)
@@ -330,8 +338,8 @@ class PipelineParams(Params):
     layout: Layout = "casia-b"
     protocol: ProtocolOptions = Field(default_factory=ProtocolOptions)
     pose_model: str | None = Field(
-        None, description="A trained pose model (.keras, MLflow URI or seed TF1 checkpoint prefix); None trains one "
-        "on ground-truth joints."
+        None, description="A trained pose model (.keras, MLflow URI, 'synthetic' or seed TF1 checkpoint prefix); None "
+        "trains one on ground-truth joints."
     )
     frame_size: int | None = Field(
         None, ge=16, le=2048, description="Stored frame side in px; None: the pose network's input size."
@@ -361,7 +369,7 @@ class EnrollParams(Params):
     store: StoreLocation = Field(description="The zarr store that keeps the gallery (created if missing).")
     gait_model: str = Field(min_length=1, description="A saved .keras GaitNN, or an MLflow model URI (runs:/...).")
     pose_model: str = Field(
-        min_length=1, description="The pose model (.keras, MLflow URI or seed checkpoint prefix) whose features the "
+        min_length=1, description="The pose model (.keras, MLflow URI, 'synthetic' or seed checkpoint prefix) whose features the "
         "gait model reads; identification computes new footage's features with it.",
     )
     name: str | None = Field(

@@ -11,7 +11,7 @@ import numpy as np
 
 from provenance import module_version
 from stages.checkpoint import EpochCheckpoint
-from stages.models import TrainedModel, save_trained_model
+from stages.models import TrainedModel, file_digest, save_trained_model
 from storage.stages import sample_groundtruth_frames
 from storage.store import SequenceStore
 
@@ -68,6 +68,27 @@ def held_out_pose_quality(
         truth.append(np.asarray(group["joints_gt"][:count], dtype=np.float32))
         visible.append(np.asarray(group["visible_gt"][:count], dtype=bool))
     return pose_quality(predicted, truth, visible).to_dict()
+
+
+def start_from(model: keras.Model, initial_model: str | Path) -> None:
+    """Gives `model` the weights of the saved pose model `initial_model`.
+
+    Raises:
+      ValueError: the file holds another network, or a pose network of another trunk or input size.
+    """
+    from nets.checkpoints import load_model
+    from nets.pose_network import model_input_size
+
+    source = load_model(initial_model)
+    theirs, ours = [tuple(w.shape) for w in source.weights], [tuple(w.shape) for w in model.weights]
+    if theirs != ours:
+        size = model_input_size(source) if len(source.inputs) == 1 and len(source.inputs[0].shape) == 4 else None
+        raise ValueError(
+            f"{initial_model}: not a pose model of this trunk ({model.name}, input {model_input_size(model)} px): "
+            f"it has {len(theirs)} weights" + (f" and a {size} px input" if size else "")
+            + "; pick the backbone it was trained with"
+        )
+    model.set_weights(source.get_weights())
 
 
 def groundtruth_sequences(store: SequenceStore) -> dict[str, dict]:
@@ -128,11 +149,13 @@ def train_pose_model(
     appearance_jitter: bool = False,
     left_right: str = "labelled",
     only_subjects: Sequence[str] | None = None,
+    initial_model: str | Path | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     backup_dir: str | Path | None = None,
 ) -> TrainedModel:
     """Trains a HumanPoseNN on frames sampled from every sequence with ground truth
-    (of `only_subjects`, when given).
+    (of `only_subjects`, when given), from random weights or from those of the saved pose
+    model `initial_model` (a local .keras file with the same trunk: fine-tuning).
 
     People, not frames, are split into training and validation, so validation measures
     generalisation to new bodies. The weights of the epoch with the smallest validation joint
@@ -140,7 +163,8 @@ def train_pose_model(
     interrupted run resumes from its last finished epoch.
 
     Raises:
-      ValueError: the store holds no sequence with ground-truth joints.
+      ValueError: the store holds no sequence with ground-truth joints, or `initial_model` is not a
+        pose model of this backbone.
     """
     from nets.pose_network import HumanPoseNN
     from nets.pose_training import fit_pose
@@ -171,6 +195,8 @@ def train_pose_model(
     train = sample_groundtruth_frames(store, fit_ids, per_sequence, seed)
     keras.utils.set_random_seed(seed)
     model = HumanPoseNN(backbone)
+    if initial_model is not None:
+        start_from(model, initial_model)
     record = {
         "backbone": backbone, "loss": loss, "epochs": epochs, "batch_size": batch_size,
         "learning_rate": learning_rate, "frames_per_sequence": frames_per_sequence, "augment": augment,
@@ -179,6 +205,8 @@ def train_pose_model(
         "seed": seed, "store": str(store.path), "training_frames": int(len(train["frames"])),
         "training_subjects": sorted(fit_subjects), "validation_subjects": sorted(validation_subjects),
         "code_version": module_version(__name__),
+        "initial_model": None if initial_model is None else {"file": Path(initial_model).name,
+                                                             "digest": file_digest(initial_model)},
     }
     checkpoint = EpochCheckpoint(model, backup_dir, json.dumps(record, sort_keys=True)) if backup_dir else None
     done = checkpoint.resume() if checkpoint else 0

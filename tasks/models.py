@@ -7,6 +7,7 @@ from pathlib import Path
 from prefect import task
 
 from params import TrackingParams
+from pretrained import PACKAGED_MODELS
 from stages.models import converted_seed_pose_model, file_digest, is_seed_checkpoint
 from tasks.retries import IO_RETRIES
 from tracking import mlflow_tracking
@@ -31,9 +32,15 @@ def _not_retried(task, run, state) -> bool:
 
 @task(name="resolve-model", retry_condition_fn=_not_retried, **IO_RETRIES)
 def resolve_model(reference: str, tracking: TrackingParams, download_dir: str) -> tuple[str, str]:
-    """(local .keras path, digest) of a model given as a file path, an MLflow artifact URI, or
-    the prefix of one of the seed's TF1 pose checkpoints (`.../MPII+LSP.ckpt`), which is converted
+    """(local .keras path, digest) of a model given as a file path, an MLflow artifact URI, the
+    name of a model that ships with gaitflow (`PACKAGED_MODELS`: "synthetic"), or the prefix of one of the seed's TF1 pose checkpoints (`.../MPII+LSP.ckpt`), which is converted
     once into a `.keras` model cached beside `download_dir` (keyed by the checkpoint's content)."""
+    if reference in PACKAGED_MODELS:
+        packaged = PACKAGED_MODELS[reference]
+        if not packaged.is_file():
+            raise FileNotFoundError(f"{packaged}: the packaged {reference!r} model is missing from this installation; "
+                                    "make it with `python -m gaitflow.packaged_pose`")
+        return str(packaged), file_digest(packaged)
     if is_seed_checkpoint(reference):
         converted = converted_seed_pose_model(reference, Path(download_dir).with_name("converted"))
         return converted.path, converted.digest

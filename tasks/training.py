@@ -35,7 +35,8 @@ def pose_training_key(context: TaskRunContext, parameters: dict) -> str:
     truth of the people it may use, those people, the training options, and the task's code.
 
     A cached model is reused until the training data change (a sequence is added, replaced or
-    removed), an option changes, or this task's code changes.
+    removed), an option changes, the content of the model it starts from changes, or this task's
+    code changes.
     """
     store = SequenceStore(parameters["store"])
     allowed = parameters["only_subjects"]
@@ -44,8 +45,9 @@ def pose_training_key(context: TaskRunContext, parameters: dict) -> str:
         if allowed is None or a["subject"] in allowed
     )
     options = parameters["options"].model_dump(mode="json")
+    initial = parameters["initial_model"]
     return "pose:" + _digest(str(store.path), data, options, parameters["only_subjects"],
-                             _code(context, "stages.pose_training"))
+                             initial and initial[1], _code(context, "stages.pose_training"))
 
 
 def gait_training_key(context: TaskRunContext, parameters: dict) -> str:
@@ -77,10 +79,13 @@ def train_pose_task(
     model_dir: str,
     tracking: TrackingParams,
     run_id: str,
+    initial_model: tuple[str, str] | None = None,
 ) -> dict:
-    """Trains HumanPoseNN; returns {"path", "digest", "record"} of the saved model."""
+    """Trains HumanPoseNN, from the weights of `initial_model` ((path, digest), the resolved
+    `options.initial_model`) when given; returns {"path", "digest", "record"} of the saved model."""
     trained = train_pose_model(
-        SequenceStore(store), model_dir, **options.model_dump(), only_subjects=only_subjects,
+        SequenceStore(store), model_dir, **options.model_dump(exclude={"initial_model"}), only_subjects=only_subjects,
+        initial_model=initial_model and initial_model[0],
         callbacks=[mlflow_tracking.metrics_callback(tracking.tracking_uri, run_id), training_progress("train pose")],
         backup_dir=Path(model_dir) / "checkpoints" / "pose",
     )

@@ -97,6 +97,10 @@ def test_archive_level_problems_are_one_line_before_anything_starts(tmp_path):
                                 "--pose-model", str(tmp_path / "no-model.keras"))
     _one_line_error(result, seconds, "no-model.keras", "not a saved Keras pose model")
     assert not (tmp_path / "s.zarr").exists()
+    # So does pose training that starts from a model.
+    result, seconds = _gaitflow(home, "train-pose", "--store", str(tmp_path / "s.zarr"),
+                                "--initial-pose-model", str(tmp_path / "start.keras"))
+    _one_line_error(result, seconds, "start.keras", "not a saved Keras pose model")
 
 
 def test_object_store_problems_are_one_line_within_seconds(tmp_path, s3_endpoint, s3_bucket, monkeypatch):
@@ -157,14 +161,15 @@ def test_options_set_the_flow_keywords_and_leave_the_rest_to_the_models():
 
     args = build_parser().parse_args(
         ["run", "arch", "--store", "s.zarr", "--frame-size", "136", "--crop", "person", "--gait-epochs", "3",
-         "--mixed-precision", "--protocol", "tum-gaid", "--train-subjects", "1-20", "--pose-epochs", "2"])
+         "--mixed-precision", "--protocol", "tum-gaid", "--train-subjects", "1-20", "--pose-epochs", "2",
+         "--initial-pose-model", "synthetic"])
     arguments = flow_arguments(args, args.options)
     PipelineParams(**arguments)  # every key is a flow parameter
     assert arguments["archive"].is_absolute() and arguments["frame_size"] == 136 and arguments["crop"] == "person"
     assert arguments["gait_training"] == GaitTrainingOptions(epochs=3)
     assert arguments["features"] == FeatureOptions(mixed_precision=True)
     assert arguments["protocol"].protocol == "tum-gaid" and arguments["protocol"].train_subjects == "1-20"
-    assert arguments["pose_training"].epochs == 2
+    assert arguments["pose_training"].epochs == 2 and arguments["pose_training"].initial_model == "synthetic"
 
 
 @pytest.mark.parametrize("arguments, expected", [
@@ -221,7 +226,8 @@ def test_pose_draws_a_photograph_without_any_server_and_bad_input_is_one_line(tm
     model = tmp_path / "pose.keras"
     save_model(HumanPoseNN("small"), model)
     out = tmp_path / "messi-pose.png"
-    result, seconds = _gaitflow(tmp_path / "home", "pose", os.path.join(DATA, "messi5.jpg"), "--pose-model", str(model),
+    # The packaged model by its name.
+    result, seconds = _gaitflow(tmp_path / "home", "pose", os.path.join(DATA, "messi5.jpg"), "--pose-model", "synthetic",
                                 "--out", str(out), "--json")
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout.strip().splitlines()[-1])

@@ -104,10 +104,20 @@ def test_body_height_fills_unmeasured_frames_with_the_median_of_measured_ones():
     np.testing.assert_allclose(heights[[2, 5]], np.median(expected[measured]))
 
 
+def test_body_height_of_a_walk_whose_ankle_is_always_hidden_comes_from_its_known_places():
+    # Seen from the front, one ankle can stay behind the other leg for the whole walk; synthetic
+    # truth still knows where it is.
+    joints, expected = walking_figure(6)
+    visible = all_visible(6)
+    visible[:, 5] = False
+    np.testing.assert_allclose(body_height(joints, visible), expected)
+
+
 def test_body_height_without_any_measurable_frame_raises():
     joints, _ = walking_figure(5)
     visible = all_visible(5)
     visible[:, 9] = False
+    joints[:, 9] = np.nan  # hidden and not annotated, as in real data
     with pytest.raises(ValueError, match="body height"):
         body_height(joints, visible)
 
@@ -377,7 +387,7 @@ def test_to_dict_is_flat_json_with_the_documented_keys():
         (lambda p, g, v: (p, g, v[:, :, :15]), "visible"),
         (lambda p, g, v: (p[:1], g, v), "sequences"),
         (lambda p, g, v: ([], [], []), "no sequence"),
-        (lambda p, g, v: (p, g, np.zeros_like(v)), "body height"),
+        (lambda p, g, v: (p, np.full_like(g, np.nan), np.zeros_like(v)), "body height"),
     ],
 )
 def test_malformed_inputs_raise(change, message):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
@@ -110,3 +113,22 @@ def test_pipeline_runs_end_to_end_and_a_second_run_recomputes_nothing(
     assert streamed["ingest"]["features"]["pose_model"] == pose_tag
     assert streamed["features"]["pending"] == 0 and streamed["features"]["pose_model"] == pose_tag
     assert streamed["describe"]["described"] == sequences
+
+    # Pose training that starts from a model is another training, kept under its own key: a
+    # second run with the same start re-uses it, a start of other content trains again.
+    from flows.training import train_pose
+    from stages.models import file_digest
+
+    start = first["pose_training"]["model_path"]
+    fine_tune = dict(store=arguments["store"], protocol=arguments["protocol"], compute=arguments["compute"],
+                     tracking=arguments["tracking"],
+                     training=arguments["pose_training"].model_copy(update={"initial_model": start}))
+    tuned = train_pose(**fine_tune)
+    assert not tuned["reused"] and tuned["model_tag"] != pose_tag
+    saved = json.loads(Path(tuned["model_path"]).with_suffix(".json").read_text())
+    assert saved["initial_model"]["digest"] == file_digest(start)
+    assert train_pose(**fine_tune)["reused"]
+    other = tmp_path / "other-start.keras"
+    other.write_bytes(Path(tuned["model_path"]).read_bytes())
+    moved = train_pose(**{**fine_tune, "training": fine_tune["training"].model_copy(update={"initial_model": str(other)})})
+    assert not moved["reused"]

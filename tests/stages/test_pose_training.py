@@ -92,3 +92,34 @@ def test_the_record_says_how_many_frames_of_each_walk_training_sampled(store_wit
     trained = train_pose_model(store_with_truth, tmp_path / "models", **{**OPTIONS, "epochs": 2, "frames_per_sequence": 2})
     assert trained.record["sampled_frames_per_sequence"] == 4
     assert trained.record["frames_per_sequence"] == 2
+
+
+def test_training_can_start_from_a_saved_pose_model(store_with_truth, tmp_path):
+    from nets.checkpoints import load_model
+    from stages.models import file_digest
+
+    first = train_pose_model(store_with_truth, tmp_path / "first", **{**OPTIONS, "epochs": 1})
+    # A learning rate too small to move the weights: the fine-tuned model keeps where it started.
+    tuned = train_pose_model(store_with_truth, tmp_path / "tuned", **{**OPTIONS, "epochs": 1, "learning_rate": 1e-12},
+                             initial_model=first.path)
+    assert tuned.record["initial_model"] == {"file": f"pose-{first.digest}.keras", "digest": file_digest(first.path)}
+    start, end = load_model(first.path), load_model(tuned.path)
+    layer = "SmallPoseNet.Conv1"
+    assert keras.ops.convert_to_numpy(end.get_layer(layer).weights[0]) == pytest.approx(
+        keras.ops.convert_to_numpy(start.get_layer(layer).weights[0]), abs=1e-6)
+    fresh = train_pose_model(store_with_truth, tmp_path / "fresh", **{**OPTIONS, "epochs": 1, "learning_rate": 1e-12})
+    assert fresh.record["initial_model"] is None
+    assert not (keras.ops.convert_to_numpy(load_model(fresh.path).get_layer(layer).weights[0])
+                == pytest.approx(keras.ops.convert_to_numpy(start.get_layer(layer).weights[0]), abs=1e-6))
+
+
+def test_a_start_model_of_another_trunk_is_refused_naming_the_file(tmp_path):
+    from nets.checkpoints import save_model
+    from nets.gait_network import GaitNN
+    from nets.pose_network import HumanPoseNN
+    from stages.pose_training import start_from
+
+    other = tmp_path / "gait.keras"
+    save_model(GaitNN(), other)
+    with pytest.raises(ValueError, match=r"gait\.keras: not a pose model of this trunk .*input 136 px"):
+        start_from(HumanPoseNN("small"), other)
