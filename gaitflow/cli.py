@@ -471,7 +471,8 @@ def _pose_model_reference(reference: str) -> bool:
         return True
     path = PACKAGED_MODELS[reference] if reference in PACKAGED_MODELS else Path(reference).expanduser()
     if not path.is_file() or path.suffix != ".keras":
-        raise CommandError(f"{reference}: not a saved Keras pose model (.keras) or a seed TF1 checkpoint prefix")
+        raise CommandError(f"{reference}: not a saved Keras pose model (.keras), a packaged model's name "
+                           f"({', '.join(PACKAGED_MODELS)}) or a seed TF1 checkpoint prefix")
     return False
 
 

@@ -20,7 +20,7 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from pretrained import SYNTHETIC_POSE_MODEL, SYNTHETIC_POSE_RECORD
+from pretrained import SYNTHETIC_POSE_MODEL
 
 SEED = 31337
 SUBJECTS = 96
