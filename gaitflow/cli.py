@@ -462,6 +462,11 @@ def _add_standalone_commands(commands) -> None:
     ui.set_defaults(handler=_run_ui)
 
 
+def _local_model_path(reference: str) -> Path:
+    """A packaged model's file by its name, else the reference as a path."""
+    return PACKAGED_MODELS[reference] if reference in PACKAGED_MODELS else Path(reference).expanduser()
+
+
 def _pose_model_reference(reference: str) -> bool:
     """True for a seed TF1 checkpoint prefix, False for a .keras file or a packaged model's name;
     CommandError for anything else."""
@@ -469,7 +474,7 @@ def _pose_model_reference(reference: str) -> bool:
 
     if is_seed_checkpoint(reference):
         return True
-    path = PACKAGED_MODELS[reference] if reference in PACKAGED_MODELS else Path(reference).expanduser()
+    path = _local_model_path(reference)
     if not path.is_file() or path.suffix != ".keras":
         raise CommandError(f"{reference}: not a saved Keras pose model (.keras), a packaged model's name "
                            f"({', '.join(PACKAGED_MODELS)}) or a seed TF1 checkpoint prefix")
@@ -481,7 +486,7 @@ def _pose_model_file(reference: str, settings: Settings) -> str:
 
     if _pose_model_reference(reference):
         return converted_seed_pose_model(reference, settings.home / "models").path
-    return str(PACKAGED_MODELS[reference] if reference in PACKAGED_MODELS else Path(reference).expanduser())
+    return str(_local_model_path(reference))
 
 
 def _run_pose(args: argparse.Namespace, settings: Settings) -> int:
