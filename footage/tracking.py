@@ -47,6 +47,9 @@ class TrackerConfig:
       appearance_weight: weight of the colour distance (0..1) added to either round's cost.
       appearance_gate: most colour distance of a match.
       appearance_memory: how much of a track's colour histogram each new sighting replaces.
+      exit_cover: with the frame size known, an unseen track whose predicted box has less than
+        this share inside the frame has walked out, and ends at once: coasting on outside the
+        frame, it would take over the next person who comes in at that edge.
     """
 
     iou_match: float = 0.2
@@ -60,6 +63,7 @@ class TrackerConfig:
     appearance_weight: float = 0.5
     appearance_gate: float = 0.55
     appearance_memory: float = 0.15
+    exit_cover: float = 0.5
 
 
 class FrameSpan:
@@ -153,6 +157,7 @@ def track_boxes(
     detections: Sequence[np.ndarray],
     config: TrackerConfig = TrackerConfig(),
     appearances: Sequence[np.ndarray] | None = None,
+    frame_size: tuple[int, int] | None = None,
 ) -> list[RawTrack]:
     """Follows the people of a clip from their per-frame boxes.
 
@@ -160,6 +165,8 @@ def track_boxes(
       detections: per frame, the boxes (N_t, 4) (x0, y0, x1, y1) found in it.
       config: gates and lifetimes.
       appearances: per frame, a colour histogram per box (N_t, D) summing to 1; None: boxes only.
+      frame_size: (height, width) of the frames; None: unknown, and tracks that leave the frame
+        coast for `max_gap` frames like any other.
     Returns:
       the confirmed tracks, in order of their first frame; each ends at the last frame it was
       seen (coasting after that is dropped).
@@ -213,7 +220,7 @@ def track_boxes(
             limit = config.max_hidden_gap if track.hidden else config.max_gap
             if not track.confirmed and track.unseen > 0:
                 continue  # a tentative track that missed a frame was a flicker
-            if track.unseen > limit:
+            if track.unseen > limit or (track.unseen and _outside(track.boxes[-1], frame_size, config.exit_cover)):
                 done.append(track)
             else:
                 still.append(track)
@@ -293,6 +300,17 @@ def _merged(predicted: np.ndarray, boxes: np.ndarray, config: TrackerConfig) -> 
         if owners:
             out[di] = owners
     return out
+
+
+def _outside(box: np.ndarray, frame_size: tuple[int, int] | None, cover: float) -> bool:
+    """Whether less than `cover` of `box` (4,) lies inside a frame of `frame_size` (height, width)."""
+    if frame_size is None:
+        return False
+    height, width = frame_size
+    ix = max(0.0, min(box[2], width) - max(box[0], 0.0))
+    iy = max(0.0, min(box[3], height) - max(box[1], 0.0))
+    area = max((box[2] - box[0]) * (box[3] - box[1]), 1e-9)
+    return ix * iy / area < cover
 
 
 def _inside(box: np.ndarray, others: np.ndarray) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 A walker sequence is one track long enough to show a walk (`min_frames`) of something that
 walks: upright (its box at least `min_aspect` times as tall as wide, by the median) and
-travelling (its centre moves at least `min_travel` of its height between first and last frame).
+travelling: its centre gets at least `min_travel` of its height away from where it started, or
+its size changes by at least a factor 1 + `min_travel` (a walk towards or away from the camera).
 The last two drop what background subtraction also finds in real footage: a parked van whose
 windows catch the light, a wall whose brightness flickers, a swaying hedge. Its id is
 `<source>#t<NNN>`, NNN the track's number in order of first appearance (from 001, counting the
@@ -84,7 +85,8 @@ def walker_tracks(
       margin: room around the person, as a fraction of its longer side, on each side.
       smoothing: Gaussian sigma in frames over which boxes and crops are smoothed.
       min_aspect: least median height / width of a walker's box.
-      min_travel: least distance, in median heights, between its first and last centre.
+      min_travel: least distance, in median heights, its centre gets from its first one; or, for
+        a walk towards or away from the camera, 1 + min_travel is the least size change.
     Returns:
       (the sequences, the skipped tracks), both in track-number order.
     """
@@ -114,9 +116,17 @@ def _not_a_walker(boxes: np.ndarray, min_aspect: float, min_travel: float) -> st
     if aspect < min_aspect:
         return f"not upright: median height/width {aspect:.2f} < {min_aspect}"
     centre = 0.5 * (boxes[:, :2] + boxes[:, 2:])
-    travel = float(np.linalg.norm(centre[-1] - centre[0])) / max(height, 1e-9)
-    if travel < min_travel:
-        return f"does not walk: travels {travel:.2f} of its height < {min_travel}"
+    # The farthest it got, not where it ended: a walk out and back ends where it began.
+    travel = float(np.linalg.norm(centre - centre[0], axis=1).max()) / max(height, 1e-9)
+    # A walk along the optical axis barely moves the centre; it changes the size instead.
+    # First and last few frames by their median, so one ragged box does not count as a walk.
+    ends = max(1, len(boxes) // 10)
+    heights = boxes[:, 3] - boxes[:, 1]
+    first, last = float(np.median(heights[:ends])), float(np.median(heights[-ends:]))
+    growth = max(first, last) / max(min(first, last), 1e-9)
+    if travel < min_travel and growth < 1.0 + min_travel:
+        return (f"does not walk: gets {travel:.2f} of its height from its start (< {min_travel}) and changes "
+                f"size x{growth:.2f} (< x{1.0 + min_travel:.2f})")
     return None
 
 
@@ -170,11 +180,15 @@ def square_crops(smoothed: np.ndarray, raw: np.ndarray, frame_size: tuple[int, i
 
 
 def _gaussian(values: np.ndarray, sigma: float) -> np.ndarray:
-    """(n, k) values smoothed along time by a Gaussian of `sigma` frames (edges reflected)."""
+    """(n, k) values smoothed along time by a Gaussian of `sigma` frames.
+
+    The edges are extended by odd reflection (mirrored about the end value), which continues a
+    steady motion: an even reflection folds it back, and the smoothed box would lag the person
+    at both ends of a track."""
     if sigma < 0.3 or len(values) < 3:
         return values.copy()
     radius = min(int(np.ceil(3 * sigma)), len(values) - 1)
     kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     kernel /= kernel.sum()
-    padded = np.pad(values, ((radius, radius), (0, 0)), mode="reflect")
+    padded = np.pad(values, ((radius, radius), (0, 0)), mode="reflect", reflect_type="odd")
     return np.stack([np.convolve(padded[:, i], kernel, mode="valid") for i in range(values.shape[1])], axis=1)

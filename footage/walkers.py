@@ -93,7 +93,8 @@ def track_walkers(
       margin: room around the person in a crop, as a fraction of its longer side, per side.
       smoothing: Gaussian sigma in frames for boxes and crops.
       min_aspect, min_travel: what counts as a walker (see `footage.tracks`): upright, and
-        moving at least that many of its heights; other tracks are listed in `skipped`.
+        moving at least that many of its heights (or growing or shrinking by 1 + that); other
+        tracks are listed in `skipped`.
       detector, tracker: detection and tracking settings.
     Returns:
       WalkerTracks; with no walker found its `message` says so (`require()` raises).
@@ -107,7 +108,7 @@ def track_walkers(
     if len(frames) == 0:
         return WalkerTracks(source, size, 0, (), ())
     detections = detect_people(frames, detector)
-    raw = track_boxes([d.boxes for d in detections], tracker, [d.appearance for d in detections])
+    raw = track_boxes([d.boxes for d in detections], tracker, [d.appearance for d in detections], frame_size=size)
     kept, skipped = walker_tracks(raw, source=source, frame_size=size, min_frames=min_frames, margin=margin,
                                   smoothing=smoothing, min_aspect=min_aspect, min_travel=min_travel)
     use_hog = hog_available() if detector.hog is None else detector.hog

@@ -94,6 +94,49 @@ def test_a_blob_that_does_not_travel_is_not_a_walker():
     assert not kept and "does not walk" in skipped[0].reason
 
 
+def test_walkers_towards_the_camera_or_out_and_back_are_walkers():
+    t = np.arange(50, dtype=float)
+    # Frontal: the centre barely moves, the person doubles in size as they come closer.
+    height, feet = 60 + 1.2 * t, 120 + 1.2 * t
+    frontal = np.stack([100 - height / 6, feet - height, 100 + height / 6, feet], axis=1)
+    # Out and back: ends where it started.
+    x = np.where(t < 25, 20 + 4 * t, 20 + 4 * (50 - t))
+    back = np.stack([x, 20 + 0 * t, x + 20, 80 + 0 * t], axis=1)
+    tracks = [RawTrack(np.arange(50), boxes, np.ones(50, bool)) for boxes in (frontal, back)]
+    kept, skipped = walker_tracks(tracks, source="clip", frame_size=(200, 200), min_frames=10)
+    assert len(kept) == 2 and not skipped
+
+
+def test_smoothed_boxes_follow_a_steady_walk_to_both_ends():
+    t = np.arange(30, dtype=float)
+    raw = np.stack([50 + 5 * t, 20 + 0 * t, 70 + 5 * t, 80 + 0 * t], axis=1)
+    kept, _ = walker_tracks([RawTrack(np.arange(30), raw, np.ones(30, bool))], source="clip",
+                            frame_size=(200, 400), min_frames=10, smoothing=2.0)
+    centre = 0.5 * (kept[0].crops[:, 0] + kept[0].crops[:, 2])
+    np.testing.assert_allclose(centre, 0.5 * (raw[:, 0] + raw[:, 2]), atol=1e-6)  # centred, first frame to last
+
+
+def test_a_track_that_walks_out_does_not_take_the_next_walker_in():
+    # A walks out at the right edge at frame ~25; B comes in at that edge from frame 28, walking back.
+    width, detections = 200, []
+    for t in range(60):
+        boxes = []
+        xa = 100 + 4 * t
+        if xa < width:
+            boxes.append([xa, 20, min(xa + 20, width), 80])
+        xb = width + 20 - 4 * (t - 28)
+        if t >= 28 and xb - 20 < width:
+            boxes.append([max(xb - 20, 0), 20, min(xb, width), 80])
+        detections.append(np.array(boxes, float).reshape(-1, 4))
+    joined = track_boxes(detections)  # frame unknown: A coasts off-screen and takes B
+    assert len(joined) == 1
+    tracks = track_boxes(detections, frame_size=(100, width))
+    assert [(track.first < 28, track.last >= 59) for track in tracks] == [(True, False), (False, True)]
+    for track in tracks:
+        steps = np.diff(0.5 * (track.boxes[:, 0] + track.boxes[:, 2]))
+        assert (np.sign(steps[steps != 0]) == np.sign(steps[0])).all()  # one walker each: never turns back
+
+
 def test_footage_with_nobody_says_no_walker_found():
     rng = np.random.default_rng(0)
     background = rng.integers(0, 255, (1, 64, 96, 3), dtype=np.uint8)
