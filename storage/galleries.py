@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from storage.store import ChunkedArray, SequenceStore
+from storage.store import ChunkedArray, SequenceStore, StoreConflict
 
 GALLERIES = "galleries"
 _GALLERY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -107,6 +107,27 @@ def check_open_set(gallery: Gallery) -> Gallery:
     return gallery
 
 
+_MERGE_ATTEMPTS = 3
+
+
+def _merge_and_write(store: SequenceStore, name: str, vectors: np.ndarray, subjects: list[str],
+                     sequences: list[str], *, models: dict) -> None:
+    """Merges walks into the stored gallery (a walk already there is replaced) and writes it whole."""
+    check_models(store, name, models["gait_model"], models["features"])
+    if has_gallery(store, name):
+        old = read_gallery(store, name)
+        keep = ~np.isin(old.sequences, sequences)
+        if old.vectors.shape[1] != vectors.shape[1]:
+            raise GalleryError(f"gallery {name!r} holds {old.vectors.shape[1]}-d vectors, not {vectors.shape[1]}-d")
+        vectors = np.concatenate([old.vectors[keep], vectors])
+        subjects = old.subjects[keep].tolist() + subjects
+        sequences = old.sequences[keep].tolist() + sequences
+    attrs = {"name": name, **models, "subjects": subjects, "sequences": sequences,
+             "updated": time.strftime("%Y-%m-%d %H:%M:%S")}
+    arrays = {"vectors": ChunkedArray(vectors.shape, "float32", vectors.shape, [vectors])}
+    store.write_named_group(GALLERIES, name, attrs, arrays, f"gallery:{name}")
+
+
 def check_models(store: SequenceStore, name: str, gait_model: str, features: str | None = None) -> None:
     """Refuses to mix models in a gallery: GalleryError naming the gallery and both models."""
     attrs = store.named_group_attrs(GALLERIES, check_gallery_name(name))
@@ -140,11 +161,13 @@ def enroll(
     """Adds walks (vectors (n, D), subjects (n,), sequences (n,)) to gallery `name`, creating it.
 
     A walk already enrolled (same sequence id) is replaced. The read, merge and write happen
-    under the store's writer lock; the gallery is swapped in whole.
+    under the store's writer lock; the gallery is swapped in whole. On object storage (no lock)
+    a gallery another writer changed after the read is read and merged again, up to 3 times.
 
     Raises:
       GalleryError: the gallery holds vectors of another gait model or pose features, or the
         vectors do not fit it.
+      StoreConflict: other writers kept changing the gallery through every attempt.
     """
     check_gallery_name(name)
     vectors = np.asarray(vectors, dtype=np.float32)
@@ -155,23 +178,23 @@ def enroll(
                            f"{len(sequences)} sequences")
     if len(vectors) == 0:
         raise GalleryError(f"gallery {name!r}: nothing to enroll")
+    repeated = sorted({s for s in sequences if sequences.count(s) > 1})
+    if repeated:
+        raise GalleryError(f"gallery {name!r}: walks given more than once: {', '.join(repeated[:5])}")
     if not np.isfinite(vectors).all():
         raise GalleryError(f"gallery {name!r}: vectors with NaN or infinity; describe those walks again")
+    new = (vectors, subjects, sequences)
     with store.writer():
-        check_models(store, name, gait_model, features)
-        if has_gallery(store, name):
-            old = read_gallery(store, name)
-            keep = ~np.isin(old.sequences, sequences)
-            if old.vectors.shape[1] != vectors.shape[1]:
-                raise GalleryError(f"gallery {name!r} holds {old.vectors.shape[1]}-d vectors, not {vectors.shape[1]}-d")
-            vectors = np.concatenate([old.vectors[keep], vectors])
-            subjects = old.subjects[keep].tolist() + subjects
-            sequences = old.sequences[keep].tolist() + sequences
-        attrs = {
-            "name": name, "gait_model": gait_model, "gait_model_path": str(gait_model_path), "features": features,
-            "pose_model": str(pose_model), "frame_size": int(frame_size), "subjects": subjects,
-            "sequences": sequences, "updated": time.strftime("%Y-%m-%d %H:%M:%S"),
-        }
-        arrays = {"vectors": ChunkedArray(vectors.shape, "float32", vectors.shape, [vectors])}
-        store.write_named_group(GALLERIES, name, attrs, arrays, f"gallery:{name}")
+        for attempt in range(_MERGE_ATTEMPTS):
+            try:
+                # One snapshot for the read and the merge: on object storage, where no lock keeps
+                # other writers out, a gallery changed after the read refuses the write.
+                with store.reading():
+                    _merge_and_write(store, name, *new, models=dict(
+                        gait_model=gait_model, gait_model_path=str(gait_model_path), features=features,
+                        pose_model=str(pose_model), frame_size=int(frame_size)))
+                break
+            except StoreConflict:
+                if attempt == _MERGE_ATTEMPTS - 1:
+                    raise
     return read_gallery(store, name)

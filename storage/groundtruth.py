@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -65,12 +66,15 @@ def read_groundtruth(path: str | Path) -> GroundTruth:
         raise GroundTruthError(f"{path}: visible has shape {visible.shape}, expected {joints.shape[:2]}")
     if not np.isfinite(joints).all():
         raise GroundTruthError(f"{path}: joints_xy holds non-finite values")
-    if fps <= 0 or height <= 0 or width <= 0:
-        raise GroundTruthError(f"{path}: fps and frame_size must be positive")
+    if not math.isfinite(fps) or fps <= 0 or height <= 0 or width <= 0:
+        raise GroundTruthError(f"{path}: fps and frame_size must be positive and finite")
+    covariates = document.get("covariates") or {}
+    if not isinstance(covariates, dict):
+        raise GroundTruthError(f"{path}: covariates must be an object of named values, got {type(covariates).__name__}")
     return GroundTruth(
         joints_xy=joints,
         visible=visible,
         fps=fps,
         frame_size=(height, width),
-        covariates=dict(document.get("covariates", {})),
+        covariates=dict(covariates),
     )

@@ -176,6 +176,11 @@ def sequence_labels_from_id(sequence_id: str, layout: str) -> dict[str, object]:
     raise ValueError(f"unknown layout {layout!r}")
 
 
+# A sequence's folder in the store is named after its id, and a replacement parks it under that
+# name plus ~75 characters: both must fit the file system's 255-byte names.
+MAX_SEQUENCE_ID_BYTES = 150
+
+
 def _discover_videos(root: Path, layout: str, with_hashes: bool):
     files, unmatched = _walk_archive(root)
     candidates: dict[str, list[tuple[Path, Path]]] = {}
@@ -196,6 +201,10 @@ def _discover_videos(root: Path, layout: str, with_hashes: bool):
             sequence_id = stem
         else:
             sequence_id = relative
+        if len(sequence_id.encode()) > MAX_SEQUENCE_ID_BYTES:
+            unmatched.append(UnmatchedFile(relative, f"its path, the sequence id, is {len(sequence_id.encode())} bytes; "
+                                           f"ids are at most {MAX_SEQUENCE_ID_BYTES} (move it up or shorten names)"))
+            continue
         candidates.setdefault(sequence_id, []).append((path, real))
     entries: list[SequenceEntry] = []
     for sequence_id, found in candidates.items():
@@ -308,6 +317,14 @@ def _outside(root: Path, link: Path) -> UnmatchedFile:
     return UnmatchedFile(relative, f"symlink {relative} points outside the archive (to {target}); not followed")
 
 
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # os.listdir keeps undecodable bytes as lone surrogates
+        return False
+    return True
+
+
 def _children(root: Path, folder: Path, unmatched: list[UnmatchedFile]) -> list[tuple[Path, Path]]:
     """Non-hidden entries of `folder` as (path under the root, real path), sorted by name.
 
@@ -322,6 +339,11 @@ def _children(root: Path, folder: Path, unmatched: list[UnmatchedFile]) -> list[
     children = []
     for name in names:
         if name.startswith("."):
+            continue
+        if not _is_utf8(name):
+            # Sequence ids and the store's JSON metadata are UTF-8: such a name cannot be one.
+            shown = _relative(root, folder / name).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            unmatched.append(UnmatchedFile(shown, "name is not valid UTF-8 (bytes of another encoding); rename it"))
             continue
         path = folder / name
         real = _inside(root, path)

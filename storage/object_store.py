@@ -12,8 +12,12 @@ transactional layer for zarr v3 on object storage:
   reclaims them).
 - **Two writers.** Commits that touch different groups (workers writing different sequences)
   rebase onto each other. When two commits change the same group, the later one fails with a
-  `StoreError` and commits nothing. Since no write can corrupt another, there is no lock: the
-  lease of `writer()` exists so that callers treat both kinds of store alike.
+  `StoreError` and commits nothing. A write that rests on an earlier read (a gallery merged
+  with its stored walks, features computed from a sequence's frames) reads and writes inside one
+  `reading()` block: if another writer changed that group after the block's snapshot, the write
+  is refused (`StoreConflict`) and can be redone on a fresh read. Since no write can corrupt
+  another, there is no lock: the lease of `writer()` exists so that callers treat both kinds of
+  store alike.
 - **Listing.** A snapshot holds every group's metadata, so listing reads snapshot objects, not
   one object per group; the listing is also cached on this machine under the snapshot's id
   (`all_sequence_attrs`). `benchmarks/object_store.py` measures both.
@@ -43,6 +47,7 @@ from storage.store import (
     SEQUENCES,
     ChunkedArray,
     SequenceStore,
+    StoreConflict,
     StoreError,
     _checked,
     _write_group,
@@ -312,8 +317,9 @@ class ObjectSequenceStore(SequenceStore):
     def write_sequence(
         self, sequence_id: str, attrs: Mapping | Callable[[], Mapping], arrays: Mapping[str, ChunkedArray]
     ) -> None:
-        with self._transaction(f"write sequence {sequence_id}") as root:
-            _replace_group(root, (SEQUENCES, sequence_key(sequence_id)), attrs, arrays, sequence_id)
+        key = sequence_key(sequence_id)
+        with self._transaction(f"write sequence {sequence_id}", guard=f"{SEQUENCES}/{key}") as root:
+            _replace_group(root, (SEQUENCES, key), attrs, arrays, sequence_id)
 
     def write_stage(
         self,
@@ -324,7 +330,8 @@ class ObjectSequenceStore(SequenceStore):
         arrays: Mapping[str, ChunkedArray],
     ) -> None:
         key = sequence_key(sequence_id)
-        with self._transaction(f"write {stage}/{name} of {sequence_id}") as root:
+        # Guarded by the whole sequence: a stage computed from frames since replaced must not land.
+        with self._transaction(f"write {stage}/{name} of {sequence_id}", guard=f"{SEQUENCES}/{key}") as root:
             if self._group(root, SEQUENCES, key) is None:
                 raise StoreError(f"{self.path}: sequence {sequence_id!r} is not stored")
             _replace_group(root, (SEQUENCES, key, _checked(stage), _checked(name)), attrs, arrays, sequence_id)
@@ -332,12 +339,12 @@ class ObjectSequenceStore(SequenceStore):
     def write_named_group(
         self, folder: str, name: str, attrs: Mapping, arrays: Mapping[str, ChunkedArray], label: str
     ) -> None:
-        with self._transaction(f"write {folder}/{name}") as root:
+        with self._transaction(f"write {folder}/{name}", guard=f"{_checked(folder)}/{_checked(name)}") as root:
             _replace_group(root, (_checked(folder), _checked(name)), attrs, arrays, label)
 
     def remove_sequence(self, sequence_id: str) -> bool:
         key = sequence_key(sequence_id)
-        with self._transaction(f"remove sequence {sequence_id}") as root:
+        with self._transaction(f"remove sequence {sequence_id}", guard=f"{SEQUENCES}/{key}") as root:
             if self._group(root, SEQUENCES, key) is None:
                 return False
             del root[SEQUENCES][key]
@@ -371,22 +378,46 @@ class ObjectSequenceStore(SequenceStore):
         return found if isinstance(found, zarr.Group) else None
 
     @contextlib.contextmanager
-    def _transaction(self, message: str) -> Iterator[zarr.Group]:
+    def _transaction(self, message: str, guard: str | None = None) -> Iterator[zarr.Group]:
         """A writable root for the block, committed at its end (rebased onto commits made meanwhile
         when they touched other groups); nothing is committed when the block raises. Inside
         `batched()` the block writes into its own fork of the batch's session instead, which joins
-        the batch only when the block completes."""
+        the batch only when the block completes.
+
+        Inside `reading()`, whose reads come from one snapshot, a write may rest on what the block
+        read (a gallery merged with its stored walks, features computed from stored frames): then
+        `guard`, the group it depends on, must not have changed since that snapshot, or the write
+        is refused (StoreConflict). The commit's own conflict check starts only where its session
+        does, later than the reads."""
         with self._reporting(f"cannot {message}"):
             if self._batch is not None:
                 fork = self._batch[0].fork()
                 yield zarr.open_group(fork.store, mode="a")
                 if fork.has_uncommitted_changes:
+                    self._check_unchanged(guard, message)
                     self._batch[1].append((message, fork))
                 return
             session = self._repository.writable_session(BRANCH)
             yield zarr.open_group(session.store, mode="a")
             if session.has_uncommitted_changes:
+                self._check_unchanged(guard, message)
                 self._commit(session, message, [message])
+
+    def _check_unchanged(self, guard: str | None, message: str) -> None:
+        """StoreConflict when another commit changed `guard` (a group path) or anything in it after
+        the snapshot this store's reading block reads."""
+        if guard is None or self._pinned is None:
+            return
+        tip = self._repository.lookup_branch(BRANCH)
+        if tip == self._pinned[0]:  # nobody committed since (icechunk refuses a diff of a snapshot with itself)
+            return
+        diff = self._repository.diff(from_snapshot_id=self._pinned[0], to_snapshot_id=tip)
+        changed = {*diff.new_groups, *diff.deleted_groups, *diff.updated_groups, *diff.new_arrays,
+                   *diff.deleted_arrays, *diff.updated_arrays, *diff.updated_chunks}
+        prefix = "/" + guard.strip("/")
+        if any(path == prefix or path.startswith(prefix + "/") for path in changed):
+            raise StoreConflict(f"{self.path}: cannot {message}: another writer changed {guard} after this one read "
+                                "it; nothing was committed")
 
     def _commit(self, session: icechunk.Session, message: str, writes: list[str]) -> None:
         try:

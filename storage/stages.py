@@ -40,30 +40,38 @@ def transform_frames(
     The first output is written chunk by chunk as batches come; the others are small per-frame
     records gathered and written after it. The group appears only once complete.
 
+    The frames and the write share one reading block: on object storage a sequence replaced
+    after its frames were read refuses the stage (StoreConflict) rather than storing outputs of
+    frames it no longer holds.
+
     Args:
       transform: (n, S, S, 3) uint8 -> {output name: (n, *frame_shape)}.
       batch_frames: frames per transform call and per chunk of the outputs.
     """
-    frames = store.open_sequence(sequence_id)["frames"]
-    count = frames.shape[0]
-    first, rest = outputs[0], outputs[1:]
-    gathered: dict[str, list[np.ndarray]] = {spec.name: [] for spec in rest}
+    with store.reading():
+        frames = store.open_sequence(sequence_id)["frames"]
+        count = frames.shape[0]
+        first, rest = outputs[0], outputs[1:]
+        gathered: dict[str, list[np.ndarray]] = {spec.name: [] for spec in rest}
 
-    def first_pieces():
-        for start in range(0, count, batch_frames):
-            result = transform(np.asarray(frames[start:start + batch_frames]))
-            for spec in rest:
-                gathered[spec.name].append(np.asarray(result[spec.name], dtype=spec.dtype))
-            yield np.asarray(result[first.name], dtype=first.dtype)
+        def first_pieces():
+            for start in range(0, count, batch_frames):
+                result = transform(np.asarray(frames[start:start + batch_frames]))
+                for spec in rest:
+                    gathered[spec.name].append(np.asarray(result[spec.name], dtype=spec.dtype))
+                yield np.asarray(result[first.name], dtype=first.dtype)
 
-    def gathered_piece(spec: OutputSpec):
-        yield np.concatenate(gathered[spec.name]) if gathered[spec.name] else np.zeros((0, *spec.frame_shape), spec.dtype)
+        def gathered_piece(spec: OutputSpec):
+            parts = gathered[spec.name]
+            yield np.concatenate(parts) if parts else np.zeros((0, *spec.frame_shape), spec.dtype)
 
-    arrays = {first.name: ChunkedArray((count, *first.frame_shape), first.dtype, (batch_frames, *first.frame_shape), first_pieces())}
-    for spec in rest:
-        arrays[spec.name] = ChunkedArray((count, *spec.frame_shape), spec.dtype, (max(count, 1), *spec.frame_shape), gathered_piece(spec))
-    store.write_stage(sequence_id, stage, name, {**attrs, "frame_count": count}, arrays)
-    return count
+        arrays = {first.name: ChunkedArray((count, *first.frame_shape), first.dtype,
+                                           (batch_frames, *first.frame_shape), first_pieces())}
+        for spec in rest:
+            arrays[spec.name] = ChunkedArray((count, *spec.frame_shape), spec.dtype,
+                                             (max(count, 1), *spec.frame_shape), gathered_piece(spec))
+        store.write_stage(sequence_id, stage, name, {**attrs, "frame_count": count}, arrays)
+        return count
 
 
 def read_stage_array(store: SequenceStore, sequence_id: str, stage: str, name: str, array: str) -> np.ndarray:

@@ -76,10 +76,18 @@ class StoreError(RuntimeError):
     """The store cannot be opened or written; the message names the path."""
 
 
+class StoreConflict(StoreError):
+    """Another writer changed a group after this one read it, so a write based on that read was
+    refused; nothing of it was written. Reading again and redoing the write is safe."""
+
+
 # Writer locks this process holds, by store path: (lock, lease token, depth). Process-wide
 # rather than per thread, because a flow's tasks run in other threads of the lock holder.
 _held: dict[Path, list] = {}
 _held_guard = threading.Lock()
+# Signalled when a thread leaves a held lock's block: the thread that took the lock waits for
+# the others riding on it before it lets the lock go.
+_held_left = threading.Condition(_held_guard)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,6 +164,11 @@ class SequenceStore:
                 self.lease = previous_lease
                 with _held_guard:
                     held[2] -= 1
+                    _held_left.notify_all()
+            return
+        if self.lease is not None and self.holds_writer_lock():
+            # A worker of the run that holds the lock: waiting for the lock would wait for itself.
+            yield self.lease
             return
         _check_store_folder(self.path, create)
         try:
@@ -179,6 +192,11 @@ class SequenceStore:
         finally:
             self.lease = previous_lease
             with _held_guard:
+                entry = _held.get(self.path)
+                if entry is not None:
+                    entry[2] -= 1
+                    # Other threads of this process write under this lock: let them finish first.
+                    _held_left.wait_for(lambda: entry[2] <= 0)
                 _held.pop(self.path, None)
             lock.release()
 
@@ -197,7 +215,12 @@ class SequenceStore:
 
     @contextlib.contextmanager
     def _locked_for_call(self) -> Iterator[None]:
-        """Makes one write safe: checks the lease, or takes the lock for the call when there is none."""
+        """Makes one write safe: checks the lease, or takes the lock for the call when there is none
+        (re-entrant: a lock this process holds counts the call, and is not let go during it)."""
+        if self.lease is None:
+            with self.writer():
+                yield
+            return
         if self.holds_writer_lock():
             yield
             return
@@ -331,7 +354,7 @@ class SequenceStore:
             parked, record = trash / f"{destination.name}.{token}", trash / f"{destination.name}.{token}.json"
             try:
                 trash.mkdir(exist_ok=True)
-                _write_json_atomic(record, {"removed": str(destination), "parked": str(parked)})
+                _write_json_atomic(record, {"removed": self._relative(destination), "parked": self._relative(parked)})
                 os.replace(destination, parked)
             except OSError as error:
                 raise StoreError(f"{self.path}: cannot remove sequence {sequence_id!r}: {error}") from error
@@ -353,8 +376,7 @@ class SequenceStore:
         for manifest in sorted(trash.glob("*.json")) if trash.is_dir() else []:
             try:
                 record = json.loads(manifest.read_text())
-                parked = Path(record["parked"])
-                original = Path(record.get("destination") or record["removed"])
+                parked, original = self._recorded_paths(record)
             except (OSError, ValueError, KeyError, TypeError) as error:
                 unreadable.append(manifest.name)
                 actions.append(f"left {manifest.name} and what it may point to in {_TRASH}/: unreadable ({error})")
@@ -474,6 +496,22 @@ class SequenceStore:
             shutil.rmtree(staging, ignore_errors=True)
             raise
 
+    def _relative(self, path: Path) -> str:
+        """`path` inside the store as a crash record keeps it: relative to the store's folder, so
+        a store moved or mounted elsewhere after a crash still finds what its records name."""
+        return path.relative_to(self.path).as_posix()
+
+    def _recorded_paths(self, record: dict) -> tuple[Path, Path]:
+        """(parked, original) of a crash record, inside this store wherever it now lies.
+
+        Records written before paths were relative hold absolute ones: those are re-rooted here
+        (the parked folder lay in `<old store>/_trash/`, which names the old store's folder)."""
+        parked, original = Path(record["parked"]), Path(record.get("destination") or record["removed"])
+        if not parked.is_absolute():
+            return self.path / parked, self.path / original
+        old_root = parked.parent.parent
+        return self.path / parked.relative_to(old_root), self.path / original.relative_to(old_root)
+
     def _swap_in(self, staging: Path, destination: Path, token: str) -> None:
         if not destination.exists():
             os.replace(staging, destination)
@@ -483,11 +521,22 @@ class SequenceStore:
         parked = trash / f"{destination.name}.{token}"
         record = trash / f"{destination.name}.{token}.json"
         # The record lets recover() put the old group back if we die between the two renames.
-        _write_json_atomic(record, {"destination": str(destination), "parked": str(parked)})
+        _write_json_atomic(record, {"destination": self._relative(destination), "parked": self._relative(parked)})
         os.replace(destination, parked)
         os.replace(staging, destination)
         record.unlink()
         shutil.rmtree(parked, ignore_errors=True)
+
+
+def store_exists(location: str | os.PathLike) -> bool:
+    """Whether a store is at `location`, a path or an object-store URL; reads, never creates."""
+    if _is_url(location):
+        from storage.object_store import store_exists as object_store_exists
+
+        return object_store_exists(str(location))
+    path = str(location)
+    path = path[len("file://"):] if path.lower().startswith("file://") else path
+    return (Path(path).expanduser() / "zarr.json").is_file()
 
 
 def _is_url(path: object) -> bool:

@@ -162,6 +162,10 @@ def ingest_tracks(
         for s in walkers.skipped
     ]
     walkers.require()
+    if truth is not None and len(indices) and int(indices[-1]) >= len(truth):
+        # Checked before the first track is written: a bad sidecar stores none of them.
+        raise GroundTruthError(f"{entry.sidecar}: ground truth covers {len(truth)} frames but the source "
+                               f"has {int(indices[-1]) + 1}")
     decode_seconds = time.perf_counter() - started
     output_fps = fps if spec.fps is None else min(fps, spec.fps)
     outcomes = []
@@ -178,9 +182,6 @@ def ingest_tracks(
             "observed": ChunkedArray((len(track),), "bool", (max(1, len(track)),), [track.observed]),
         }
         if truth is not None:
-            if source_index.max() >= len(truth):
-                raise GroundTruthError(f"{entry.sidecar}: ground truth covers {len(truth)} frames but the source "
-                                       f"has {source_index.max() + 1}")
             joints = map_joints_to_frames(truth.joints_xy[source_index], track.crops.astype(np.float32), spec.size)
             inside = ((joints >= 0) & (joints <= spec.size - 1)).all(axis=-1)
             visible = truth.visible[source_index] & inside

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from pathlib import Path
 
 from prefect import task
 from prefect.context import TaskRunContext
@@ -18,7 +17,7 @@ from storage import manifest as archive_manifest
 from storage.bundles import ingest_entries
 from storage.frames import FrameSpec
 from storage.ingest import IngestOutcome, current_sequences
-from storage.store import SequenceStore
+from storage.store import SequenceStore, store_exists
 from storage.tracks import TrackSpec
 from tasks.caching import task_code
 from tasks.retries import IO_RETRIES
@@ -63,7 +62,7 @@ def fingerprint_sources(entries: list[archive_manifest.SequenceEntry]) -> list[s
 def find_current(store: str, entries: list[archive_manifest.SequenceEntry], spec: FrameSpec) -> list[str]:
     """Ids of the entries (content hashes set) that the store already holds current, from one
     listing of the store; an absent store holds none."""
-    if not (Path(store) / "zarr.json").is_file():
+    if not store_exists(store):
         return []
     return sorted(current_sequences(SequenceStore(store).all_sequence_attrs(), entries, spec))
 

@@ -96,6 +96,23 @@ def test_malformed_sidecar_is_named(tmp_path):
         ingest_sequence(SequenceStore(tmp_path / "s.zarr", create=True), entry, FrameSpec(size=20), layout="casia-b")
 
 
+@pytest.mark.parametrize("field, value, expected", [
+    ("fps", float("nan"), "positive and finite"), ("fps", float("inf"), "positive and finite"),
+    ("covariates", [["bag", "yes", 1]], "covariates must be an object"),
+])
+def test_a_sidecar_with_an_impossible_value_is_named(tmp_path, field, value, expected):
+    import json
+
+    from storage.groundtruth import read_groundtruth
+
+    video = _archive_with_truth(tmp_path)
+    sidecar = video.with_name("003-nm-01-090.gt.json")
+    document = json.loads(sidecar.read_text())
+    sidecar.write_text(json.dumps({**document, field: value}))  # NaN and Infinity as Python's json writes them
+    with pytest.raises(GroundTruthError, match=f"003-nm-01-090.gt.json: .*{expected}"):
+        read_groundtruth(sidecar)
+
+
 def _archive_to_garble(root):
     """A 12-frame 64x64 walk with a key frame at least every 4 frames and ground truth whose
     joints move 1 px right a frame, so each stored frame shows which source frame it is."""

@@ -208,3 +208,25 @@ def test_symlinks_inside_the_archive_are_followed_once(tmp_path):
         "raw/take-7.avi": "name does not fit CASIA-B's SSS-cc-NN-VVV",
         "video/loop": "symlink video/loop leads to a folder already listed (.); not followed",
     }
+
+
+def test_a_file_name_in_another_encoding_is_listed_not_fatal(tmp_path):
+    write_video(tmp_path / "good.mp4", moving_square_frames(6))
+    os.link(tmp_path / "good.mp4", os.fsencode(tmp_path) + b"/caf\xe9.mp4")  # a Latin-1 name
+    manifest = discover(tmp_path, "folder")
+    assert [e.sequence_id for e in manifest.entries] == ["good.mp4"]
+    [odd] = manifest.unmatched
+    assert odd.path == "caf\ufffd.mp4" and "not valid UTF-8" in odd.reason
+
+
+def test_a_path_too_long_to_be_a_sequence_id_is_listed_not_fatal(tmp_path):
+    from storage.manifest import MAX_SEQUENCE_ID_BYTES
+
+    deep = tmp_path / ("d" * 80) / ("e" * 80)
+    deep.mkdir(parents=True)
+    write_video(deep / "walk.mp4", moving_square_frames(6))
+    write_video(tmp_path / "short.mp4", moving_square_frames(6))
+    manifest = discover(tmp_path, "folder")
+    assert [e.sequence_id for e in manifest.entries] == ["short.mp4"]
+    [long] = manifest.unmatched
+    assert long.path.endswith("walk.mp4") and f"at most {MAX_SEQUENCE_ID_BYTES}" in long.reason

@@ -233,3 +233,49 @@ def test_a_model_file_kept_in_the_store_is_fetched_once_with_its_record(s3_bucke
     assert local_model_file(str(tmp_path / "elsewhere.keras")) == str(tmp_path / "elsewhere.keras")
     with pytest.raises(StoreError, match="no model gait-ffffffffffff.keras"):
         local_model_file(f"{s3_bucket}/s#models/gait-ffffffffffff.keras")
+
+
+def test_stage_outputs_of_frames_replaced_meanwhile_are_refused(s3_bucket):
+    from storage.stages import OutputSpec, transform_frames
+    from storage.store import StoreConflict
+
+    store = SequenceStore(f"{s3_bucket}/store", create=True)
+    other = SequenceStore(f"{s3_bucket}/store")
+    store.write_sequence("S", {"content_hash": "old"}, {"frames": _frames(1)})
+
+    replaced = []
+
+    def transform(frames):  # another writer re-ingests S while its old frames are being processed
+        if not replaced:
+            replaced.append(True)
+            other.write_sequence("S", {"content_hash": "new"}, {"frames": _frames(2)})
+        return {"mean": frames.reshape(len(frames), -1).mean(axis=1, keepdims=True).astype(np.float32)}
+
+    with pytest.raises(StoreConflict, match="another writer changed sequences/S"):
+        transform_frames(store, "S", "features", "m", {}, transform, [OutputSpec("mean", (1,), "float32")], 2)
+    again = SequenceStore(f"{s3_bucket}/store")
+    assert again.sequence_attrs("S")["content_hash"] == "new" and not again.has_stage("S", "features", "m")
+    # Nothing changes S now: the stage of the stored frames lands.
+    transform_frames(store, "S", "features", "m", {}, lambda f: {"mean": np.full((len(f), 1), 2, np.float32)},
+                     [OutputSpec("mean", (1,), "float32")], 2)
+    assert again.has_stage("S", "features", "m")
+
+
+def test_two_enrolments_into_one_gallery_at_once_both_land(s3_bucket):
+    from storage import galleries
+
+    models = dict(gait_model="g", gait_model_path="g.keras", features="f", pose_model="p", frame_size=32)
+    first, second = SequenceStore(f"{s3_bucket}/store", create=True), SequenceStore(f"{s3_bucket}/store")
+    galleries.enroll(first, "G", np.ones((1, 4)), ["alice"], ["w0"], **models)
+    write = second.write_named_group
+    interfered = []
+
+    def enrolment_in_between(*args, **kwargs):  # the first writer enrols bob after the second read the gallery
+        if not interfered:
+            interfered.append(True)
+            galleries.enroll(first, "G", np.full((1, 4), 2.0), ["bob"], ["w1"], **models)
+        return write(*args, **kwargs)
+
+    second.write_named_group = enrolment_in_between
+    galleries.enroll(second, "G", np.full((1, 4), 3.0), ["carol"], ["w2"], **models)
+    assert galleries.read_gallery(SequenceStore(f"{s3_bucket}/store"), "G").people == ["alice", "bob", "carol"]

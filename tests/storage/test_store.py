@@ -77,6 +77,66 @@ def test_recover_restores_a_version_parked_by_an_interrupted_swap(tmp_path):
     assert any("restored" in a for a in actions) and not any((store.path / "_staging").iterdir())
 
 
+@pytest.mark.parametrize("absolute", [False, True], ids=["record-today", "record-of-older-versions"])
+def test_a_store_moved_after_a_crash_still_restores_what_its_records_name(tmp_path, monkeypatch, absolute):
+    import shutil
+
+    store = SequenceStore(tmp_path / "old.zarr", create=True)
+    _write(store, "seq", 4)
+
+    def crash(destination, parked):  # the first of the swap's two renames, then the process dies
+        if destination.name == "seq":
+            os.rename(destination, parked)
+            raise KeyboardInterrupt
+        os.rename(destination, parked)
+
+    monkeypatch.setattr("storage.store.os.replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        _write(store, "seq", 9)
+    monkeypatch.undo()
+    records = list((store.path / "_trash").glob("*.json"))
+    assert len(records) == 1
+    if absolute:
+        record = json.loads(records[0].read_text())
+        records[0].write_text(json.dumps({key: str(store.path / value) for key, value in record.items()}))
+    shutil.move(store.path, tmp_path / "new.zarr")  # moved (renamed, copied to a new disk) before the next run
+    moved = SequenceStore(tmp_path / "new.zarr")
+    with moved.writer():
+        actions = moved.recovered
+    assert moved.sequence_ids() == ["seq"] and (moved.open_sequence("seq")["frames"][:] == 4).all(), actions
+    assert not any((moved.path / "_trash").iterdir())
+
+
+def test_two_threads_writing_without_a_lease_both_store_under_one_lock(tmp_path):
+    import threading
+    import time
+
+    SequenceStore(tmp_path / "s.zarr", create=True)
+    errors = []
+
+    def slow_pieces(value, delay):
+        for _ in range(4):
+            time.sleep(delay)
+            yield np.full((2, 4, 4, 3), value, np.uint8)
+
+    def write(sequence_id, value, delay):
+        try:  # each its own store object without a lease: each write takes the lock for itself
+            SequenceStore(tmp_path / "s.zarr").write_sequence(
+                sequence_id, {}, {"frames": ChunkedArray((0, 4, 4, 3), "uint8", (2, 4, 4, 3), slow_pieces(value, delay))})
+        except Exception as error:  # noqa: BLE001 - the test reports any failure
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=("a", 1, 0.05)), threading.Thread(target=write, args=("b", 2, 0.15))]
+    threads[0].start()
+    time.sleep(0.03)
+    threads[1].start()
+    for thread in threads:
+        thread.join()
+    store = SequenceStore(tmp_path / "s.zarr")
+    assert not errors and store.sequence_ids() == ["a", "b"]
+    assert (store.open_sequence("b")["frames"][:] == 2).all() and store.open_sequence("b")["frames"].shape[0] == 8
+
+
 def test_removing_a_sequence_takes_it_whole_and_a_cut_off_removal_is_finished(tmp_path):
     store = SequenceStore(tmp_path / "s.zarr", create=True)
     _write(store, "a", 1)

@@ -129,3 +129,21 @@ def test_a_single_video_or_a_folder_gives_its_sources(tmp_path, two_walkers):
     assert [e.sequence_id for e in footage_entries(path.parent)] == ["crossing.avi"]
     with pytest.raises(FileNotFoundError):
         footage_entries(tmp_path / "nothing.avi")
+
+
+def test_ground_truth_shorter_than_the_footage_stores_no_track(tmp_path):
+    from storage.groundtruth import GroundTruthError
+    from synth.scene import SceneSpec, render_scene
+    from tests.videos import write_sidecar
+
+    folder = tmp_path / "footage"
+    folder.mkdir()
+    # Two walkers, tracked over frames 0-88 and 27-111 of 120 (measured); truth for the first
+    # 100 frames covers the first track only. Neither may be stored.
+    write_video(folder / "crossing.avi", render_scene(SceneSpec(walkers=2, frames=120, size=160, seed=2)).frames,
+                codec="libx264")
+    write_sidecar(folder / "crossing.gt.json", np.full((100, 16, 2), 50.0, np.float32), 25, (160, 160))
+    store = SequenceStore(tmp_path / "s.zarr", create=True)
+    with pytest.raises(GroundTruthError, match="covers 100 frames but the source has 120"):
+        _ingest(store, folder, min_track_frames=20)
+    assert store.sequence_ids() == []
