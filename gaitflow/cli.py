@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             with prefect_api(settings):
                 _close_interrupted_runs(args, settings)
                 return args.handler(args, settings)
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
+    except (ValueError, OSError, RuntimeError) as error:
         _fail(args, error)
         return EXIT_ERROR
 
@@ -87,9 +87,16 @@ def _preflight(args: argparse.Namespace, settings: Settings) -> None:
     from storage.store import SequenceStore, StoreError
 
     if args.command == "pose":
+        from gaitflow.pose_command import IMAGE_SUFFIXES, check_output_file
+
         if not args.media.is_file():
             raise CommandError(f"{args.media}: no such file")
         _pose_model_reference(args.pose_model)
+        check_output_file(args.out, video=args.media.suffix.lower() not in IMAGE_SUFFIXES)
+        return
+    if args.command == "ui":
+        for port in (args.port, *((args.prefect_port,) if args.prefect else ())):
+            _check_port_free(args.host, port)
         return
     if args.command in _STANDALONE:
         return
@@ -180,6 +187,18 @@ def _preflight_identify(args: argparse.Namespace) -> None:
     check_open_set(read_gallery(SequenceStore(args.store), args.gallery))
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """CommandError unless this process could listen on host:port (a server that cannot bind
+    would print a trace and exit 0)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.bind((host, port))
+    except OSError as error:
+        raise CommandError(f"{host}:{port}: cannot serve there ({error.strerror or error})") from None
+
+
 def _check_scheduler(address: str) -> None:
     import socket
     from urllib.parse import urlsplit
@@ -246,6 +265,7 @@ def _pose_training_options(group: str) -> list[Option]:
         Option("--backbone", PoseTrainingOptions, "backbone", group),
         Option("--pose-epochs", PoseTrainingOptions, "epochs", group),
         Option("--initial-pose-model", PoseTrainingOptions, "initial_model", group),
+        Option("--appearance-jitter", PoseTrainingOptions, "appearance_jitter", group),
     ]
 
 
@@ -264,6 +284,7 @@ def _gait_training_options(group: str) -> list[Option]:
         Option("--gait-loss", GaitTrainingOptions, "loss", group),
         Option("--gait-epochs", GaitTrainingOptions, "epochs", group),
         Option("--residual-blocks", GaitTrainingOptions, "residual_blocks", group),
+        Option("--feature-centering", GaitTrainingOptions, "feature_centering", group),
     ]
 
 
@@ -401,7 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "demo":
             sub.add_argument("--workdir", type=Path, default=None,
                              help="where the archive and store go (default: HOME/demo)")
-            sub.add_argument("--subjects", type=int, default=12, help="people in the demo archive (default: 12)")
+            sub.add_argument("--subjects", type=_bounded_int(6, 500, "the demo takes 6 to 500 people (two thirds train)"),
+                             default=12, help="people in the demo archive, 6 to 500 (default: 12)")
         add_options(sub, _common_options())
         sub.add_argument("--json", action="store_true",
                          help="print one JSON object with the results on stdout (default: off)")
@@ -423,6 +445,23 @@ def _add_enroll_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"{field_description(EnrollParams.model_fields['name'])} Videos may follow it. (default: none)")
 
 
+def _bounded_int(low: int, high: int, what: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value}: {what}")
+        return value
+
+    return parse
+
+
+_positive_int = _bounded_int(1, 2**31 - 1, "must be at least 1")
+_port = _bounded_int(1, 65535, "a port is 1 to 65535")
+
+
 def _add_standalone_commands(commands) -> None:
     """Commands that run no flow: the pose estimator alone, and the local MLflow UI."""
     pose = commands.add_parser(
@@ -440,7 +479,8 @@ def _add_standalone_commands(commands) -> None:
                       help="the annotated copy: an image file for an image, .mp4 or .avi for a video (required)")
     pose.add_argument("--min-confidence", type=float, default=0.2,
                       help="joints below this heat-map peak are not drawn (default: 0.2)")
-    pose.add_argument("--max-frames", type=int, default=None, help="only the first N frames of a video (default: all)")
+    pose.add_argument("--max-frames", type=_positive_int, default=None,
+                      help="only the first N frames of a video (default: all)")
     pose.add_argument("--flip", action="store_true",
                       help="average with the mirrored frame's heat-maps: steadier joints, twice the work (default: off)")
     pose.add_argument("--json", action="store_true", help="print the joints as one JSON object on stdout (default: off)")
@@ -451,13 +491,13 @@ def _add_standalone_commands(commands) -> None:
         description="Serve the MLflow UI for the project's tracking store (and with --prefect the Prefect UI) "
         "on 127.0.0.1 until Ctrl-C.",
     )
-    ui.add_argument("--port", type=int, default=5000, help="port on 127.0.0.1 (default: 5000)")
+    ui.add_argument("--port", type=_port, default=5000, help="port on 127.0.0.1 (default: 5000)")
     ui.add_argument("--host", default="127.0.0.1",
                     help="address to listen on; anything but 127.0.0.1 exposes every run to the network "
                     "(default: 127.0.0.1)")
     ui.add_argument("--prefect", action="store_true",
                     help="also serve the Prefect UI of this project's runs and deployments (default: off)")
-    ui.add_argument("--prefect-port", type=int, default=4200, help="the Prefect UI's port (default: 4200)")
+    ui.add_argument("--prefect-port", type=_port, default=4200, help="the Prefect UI's port (default: 4200)")
     ui.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     ui.set_defaults(handler=_run_ui)
 
@@ -557,8 +597,8 @@ def _tracking(args: argparse.Namespace, settings: Settings) -> TrackingParams:
 def _flow_arguments(args: argparse.Namespace, settings: Settings, *, compute: bool = True) -> dict:
     """The command's options as the flow's keyword arguments, with where it runs and records."""
     arguments = flow_arguments(args, args.options)
-    if args.command == "train-pose" and args.protocol is None:  # no protocol: every person trains
-        arguments["protocol"] = None
+    if args.command == "train-pose" and args.protocol is None and args.train_subjects is None:
+        arguments["protocol"] = None  # neither given: every person trains
     if compute:
         arguments["compute"] = _compute(args, settings)
     arguments["tracking"] = _tracking(args, settings)

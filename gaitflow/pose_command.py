@@ -16,7 +16,7 @@ import av
 import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_OUT_SUFFIXES = (".avi", ".mp4")
 
 
@@ -94,18 +94,35 @@ def write_media(frames: np.ndarray, out: str | os.PathLike, fps: float | None) -
     from synth.video import write_video
 
     out = Path(out)
+    check_output_file(out, video=fps is not None)
     out.parent.mkdir(parents=True, exist_ok=True)
     temporary = out.with_name(f".{out.stem}.partial{out.suffix}")
-    if fps is None:
-        if not cv2.imwrite(str(temporary), cv2.cvtColor(frames[0], cv2.COLOR_RGB2BGR)):
-            raise ValueError(f"{out}: OpenCV cannot write an image with this suffix")
-    else:
-        if out.suffix.lower() not in VIDEO_OUT_SUFFIXES:
-            raise ValueError(f"{out}: a video is written as {' or '.join(VIDEO_OUT_SUFFIXES)}")
-        height, width = frames.shape[1:3]
-        write_video(np.ascontiguousarray(frames[:, : height - height % 2, : width - width % 2]), temporary, fps, 0.9)
-    os.replace(temporary, out)
+    try:
+        if fps is None:
+            if not cv2.imwrite(str(temporary), cv2.cvtColor(frames[0], cv2.COLOR_RGB2BGR)):
+                raise ValueError(f"{out}: OpenCV cannot write an image with this suffix")
+        else:
+            height, width = frames.shape[1:3]
+            write_video(np.ascontiguousarray(frames[:, : height - height % 2, : width - width % 2]), temporary, fps,
+                        0.9)
+        os.replace(temporary, out)
+    finally:
+        temporary.unlink(missing_ok=True)
     return out
+
+
+def check_output_file(out: Path, *, video: bool | None = None) -> None:
+    """Raises ValueError (one line naming `out`) where the annotated copy cannot go: a folder, a
+    path under a file, or (for a video; None: not known yet) a suffix that is not a video's."""
+    if out.is_dir():
+        raise ValueError(f"{out}: is a folder; --out takes a file name")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{out}: {parent} is a file, not a folder")
+            break
+    if video and out.suffix.lower() not in VIDEO_OUT_SUFFIXES:
+        raise ValueError(f"{out}: a video is written as {' or '.join(VIDEO_OUT_SUFFIXES)}")
 
 
 def estimate_and_draw(model, media: Media, out: str | os.PathLike, *, min_confidence: float = 0.2,

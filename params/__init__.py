@@ -9,10 +9,11 @@ contract in pyproject.toml holds it to that). Unknown keys are rejected everywhe
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticUndefined
 
 
@@ -76,6 +77,21 @@ MinTrackFrames = Annotated[int, Field(
     description="With crop track: least frames a walker's track needs to become a sequence (shorter ones are "
     "listed and skipped).",
 )]
+def _regular_expression(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise ValueError(f"not a regular expression ({error})") from None
+    return pattern
+
+
+def _folder_or_nothing(path: Path) -> Path:
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path} is a file, not a folder")
+    return path
+
+
+View = Annotated[int, Field(ge=0, le=180, multiple_of=18, description="A camera view in degrees.")]
 Classifiers = Annotated[tuple[Literal["svm", "nn"], ...], Field(min_length=1, description="Classifiers to report.")]
 
 
@@ -165,7 +181,7 @@ class SynthesizeParams(Params):
     archive: LocalPath = Field(description="Folder to write the archive into (created if missing).")
     layout: Literal["casia-b", "tum-gaid"] = Field("casia-b", description="Which data set's layout to imitate.")
     subjects: int = Field(10, ge=2, le=2000, description="Number of people.")
-    views: tuple[int, ...] | None = Field(
+    views: tuple[View, ...] | None = Field(
         None, description="Camera views in degrees (multiples of 18 within 0..180); None: the layout's default."
     )
     frames: int = Field(60, ge=8, le=2000, description="Frames per walk.")
@@ -325,7 +341,7 @@ class SyntheticPoseData(Params):
     archive has no ground-truth joints and no pose model is given."""
 
     subjects: int = Field(12, ge=2, le=500, description="People in the synthetic archive.")
-    views: tuple[int, ...] = Field((0, 36, 72, 90, 108, 144, 180), description="Views in degrees.")
+    views: tuple[View, ...] = Field((0, 36, 72, 90, 108, 144, 180), description="Views in degrees.")
     frames: int = Field(40, ge=8, le=500, description="Frames per walk.")
     seed: int = Field(7919, ge=0, le=2**31 - 1, description="Seed of the synthetic archive.")
 
@@ -381,7 +397,7 @@ class EnrollParams(Params):
         "for the gait model are computed there first.",
     )
     subjects: tuple[str, ...] | None = Field(None, description="With from_store: only these subjects.")
-    sequences: str | None = Field(
+    sequences: Annotated[str, AfterValidator(_regular_expression)] | None = Field(
         None, min_length=1, max_length=500,
         description="With from_store: only sequences whose id matches this regular expression (e.g. -nm-0[1-4]-).",
     )
@@ -417,7 +433,7 @@ class IdentifyParams(Params):
     only_new: bool = Field(
         False, description="Answer only for footage not identified before (sources stored by this run).",
     )
-    out: Path | None = Field(
+    out: Annotated[Path, AfterValidator(_folder_or_nothing)] | None = Field(
         None, description="Folder for the annotated contact sheet and the tracks table; None: <store>/identified/.",
     )
     compute: ComputeParams = Field(default_factory=ComputeParams)

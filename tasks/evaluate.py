@@ -24,8 +24,13 @@ def load_descriptors(store: str, tag: str) -> tuple[list[str], "np.ndarray", Seq
 
 
 @task(name="split-subjects")
-def choose_split(labels: SequenceLabels, protocol: str, train_subjects: str | None) -> tuple[frozenset, frozenset]:
-    return split_subjects(labels.subject.tolist(), protocol, train_subjects)
+def choose_split(
+    labels: SequenceLabels, protocol: str, train_subjects: str | None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(training people, test people), each sorted: a sorted tuple hashes the same in every
+    process, where a set's hash (and so a cache key over it) follows PYTHONHASHSEED."""
+    train, test = split_subjects(labels.subject.tolist(), protocol, train_subjects)
+    return tuple(sorted(train)), tuple(sorted(test))
 
 
 @task(
@@ -34,7 +39,7 @@ def choose_split(labels: SequenceLabels, protocol: str, train_subjects: str | No
     persist_result=True,
     result_serializer="json",
 )
-def evaluate_protocol(vectors, labels: SequenceLabels, protocol: str, classifier: str, train: frozenset) -> dict:
+def evaluate_protocol(vectors, labels: SequenceLabels, protocol: str, classifier: str, train: tuple[str, ...]) -> dict:
     """The protocol's report as a JSON-ready dict (cached: the same vectors are not scored twice
     by the same evaluation code; a change anywhere in `evaluation/` that it runs scores again)."""
     return evaluate(vectors, labels, protocol, classifier=classifier, train_subjects=train).to_dict()

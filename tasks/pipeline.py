@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import task
 
+from pretrained import PACKAGED_MODELS
 from stages.models import is_seed_checkpoint, read_record
 from storage.store import SequenceStore
 
@@ -20,6 +21,8 @@ def pose_input_size(pose_model: str | None, backbone: str) -> int:
     """The frame side the pose network reads: the given model's, else the backbone's."""
     from nets.pose_network import INPUT_SIZES
 
+    if pose_model in PACKAGED_MODELS:
+        pose_model = str(PACKAGED_MODELS[pose_model])
     if pose_model is None or "://" in pose_model or pose_model.startswith("runs:/"):
         return INPUT_SIZES[backbone]
     if is_seed_checkpoint(pose_model):  # the seed's networks are all Inception-ResNet-v2

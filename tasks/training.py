@@ -30,18 +30,26 @@ def _code(context: TaskRunContext, stage_module: str) -> str:
     return task_code(context) + module_version(stage_module)
 
 
-def pose_training_key(context: TaskRunContext, parameters: dict) -> str:
-    """Cache key of `train_pose_task`: the content hashes of the stored sequences with ground
-    truth of the people it may use, those people, the training options, and the task's code.
+def _stored_as(sequence_id: str, attrs: dict) -> tuple:
+    """What a stored sequence's frames are: its source's bytes, how they were decoded (size, crop,
+    rate) and by which ingest code. The source alone is not enough: re-ingesting the same video at
+    another frame size rewrites the frames under the same content hash."""
+    return sequence_id, attrs["content_hash"], attrs.get("extraction"), attrs.get("code_version")
 
-    A cached model is reused until the training data change (a sequence is added, replaced or
-    removed), an option changes, the content of the model it starts from changes, or this task's
-    code changes.
+
+def pose_training_key(context: TaskRunContext, parameters: dict) -> str:
+    """Cache key of `train_pose_task`: the stored sequences with ground truth of the people it
+    may use (`_stored_as`: source content, extraction and ingest code), those people, the
+    training options, and the task's code.
+
+    A cached model is reused until the training data change (a sequence is added, removed,
+    replaced, or ingested again another way), an option changes, the content of the model it
+    starts from changes, or this task's code changes.
     """
     store = SequenceStore(parameters["store"])
     allowed = parameters["only_subjects"]
     data = sorted(
-        (i, a["content_hash"]) for i, a in groundtruth_sequences(store).items()
+        _stored_as(i, a) for i, a in groundtruth_sequences(store).items()
         if allowed is None or a["subject"] in allowed
     )
     options = parameters["options"].model_dump(mode="json")
@@ -52,7 +60,7 @@ def pose_training_key(context: TaskRunContext, parameters: dict) -> str:
 
 def gait_training_key(context: TaskRunContext, parameters: dict) -> str:
     """Cache key of `train_gait_task`: the pose model whose features it trains on, the training
-    people's sequences that have them (with their content hashes), the protocol split, the
+    people's sequences that have them (`_stored_as`), the protocol split, the
     options, and the code: this task's and `stages.gait_training` with every project module it
     imports.
 
@@ -64,7 +72,7 @@ def gait_training_key(context: TaskRunContext, parameters: dict) -> str:
     store = SequenceStore(parameters["store"])
     table = feature_table(store, parameters["features_tag"])
     train, _ = split_subjects([a["subject"] for a in table.values()], parameters["protocol"], parameters["train_subjects"])
-    data = sorted((i, a["content_hash"]) for i, a in table.items() if a["subject"] in train)
+    data = sorted(_stored_as(i, a) for i, a in table.items() if a["subject"] in train)
     return "gait:" + _digest(
         str(store.path), parameters["features_tag"], data, parameters["protocol"], parameters["train_subjects"],
         parameters["options"].model_dump(mode="json"), _code(context, "stages.gait_training"),

@@ -172,6 +172,25 @@ def test_options_set_the_flow_keywords_and_leave_the_rest_to_the_models():
     assert arguments["pose_training"].epochs == 2 and arguments["pose_training"].initial_model == "synthetic"
 
 
+def test_train_pose_keeps_test_people_out_with_train_subjects_alone(tmp_path):
+    from gaitflow.cli import _flow_arguments
+    from gaitflow.settings import load_settings
+    from params import TrainPoseParams
+
+    args = build_parser().parse_args(["train-pose", "--store", "s.zarr", "--train-subjects", "5"])
+    protocol = TrainPoseParams(**_flow_arguments(args, load_settings(tmp_path))).protocol
+    assert protocol is not None and protocol.protocol == "casia-b" and protocol.train_subjects == "5"
+
+
+def test_the_options_the_readme_names_exist():
+    args = build_parser().parse_args(["run", "a", "--store", "s", "--feature-centering", "walk", "--appearance-jitter"])
+    from gaitflow.options import flow_arguments
+
+    arguments = flow_arguments(args, args.options)
+    assert arguments["gait_training"].feature_centering == "walk"
+    assert arguments["pose_training"].appearance_jitter is True
+
+
 @pytest.mark.parametrize("arguments, expected", [
     (["ingest", "a", "--store", "s", "--frame-size", "5"], "--frame-size: '5': Input should be greater than or equal to 16"),
     (["synth", "a", "--size", "33"], "--size: '33': Input should be a multiple of 2"),
@@ -182,6 +201,13 @@ def test_options_set_the_flow_keywords_and_leave_the_rest_to_the_models():
      "s3://bucket/prefix"),
     (["ingest", "s3://bucket/archive", "--store", "s"], "ARCHIVE: 's3://bucket/archive': s3://bucket/archive: the "
      "s3:// scheme is not supported; the store and archives take a local or mounted path"),
+    (["synth", "a", "--views", "36,7"], "--views: '36,7': Input should be a multiple of 18"),
+    (["enroll", "g", "--gait-model", "g.keras", "--pose-model", "synthetic", "--from-store", "o", "--store", "s",
+      "--sequences", "["], "--sequences: '[': not a regular expression"),
+    (["ui", "--port", "70000"], "--port: 70000: a port is 1 to 65535"),
+    (["demo", "--subjects", "1"], "--subjects: 1: the demo takes 6 to 500 people"),
+    (["pose", "p.jpg", "--pose-model", "synthetic", "--out", "o.png", "--max-frames", "0"],
+     "--max-frames: 0: must be at least 1"),
 ])
 def test_out_of_bounds_values_are_one_error_line_and_exit_2(arguments, expected, capsys):
     from gaitflow.cli import main
@@ -367,3 +393,34 @@ def test_identify_says_where_its_threshold_came_from(calibration, expected, caps
     _print_identification(result, SimpleNamespace(tracking_uri="sqlite:///m.db"))
     printed = " ".join(capsys.readouterr().out.split())
     assert expected in printed and "removed track a.avi#t002" in printed
+
+
+@pytest.mark.parametrize("out, expected", [("folder", "is a folder; --out takes a file name"),
+                                           ("afile/x.png", "afile is a file, not a folder")])
+def test_pose_refuses_an_output_it_cannot_write_before_any_work(tmp_path, capsys, out, expected):
+    import cv2
+    import numpy as np
+
+    from gaitflow.cli import main
+
+    image = tmp_path / "walker.png"
+    cv2.imwrite(str(image), np.zeros((32, 32, 3), np.uint8))
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "afile").write_text("")
+    assert main(["pose", str(image), "--pose-model", "synthetic", "--out", str(tmp_path / out)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "folder", "walker.png"]  # nothing written
+
+
+def test_ui_on_a_port_in_use_is_one_line_and_a_failure(tmp_path, capsys):
+    import socket
+
+    from gaitflow.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["--home", str(tmp_path), "ui", "--port", str(port)]) == 2
+    assert f"127.0.0.1:{port}: cannot serve there" in capsys.readouterr().err

@@ -58,3 +58,13 @@ def test_new_footage_is_identified_on_a_schedule_with_the_shared_settings():
     assert identify["parameters"]["only_new"] is True
     assert identify["parameters"]["footage"] == document["definitions"]["footage"]
     assert identify["parameters"]["compute"] == document["definitions"]["compute"]
+
+
+def test_model_references_are_the_packaged_model_or_an_explicit_placeholder():
+    from pretrained import PACKAGED_MODELS
+
+    # No made-up paths: training writes <kind>-<digest>.keras, whose name nobody knows in advance.
+    for deployment in _deployments():
+        for key, value in deployment["parameters"].items():
+            if key.endswith("_model"):
+                assert value in PACKAGED_MODELS or value == "set-me", (deployment["name"], key, value)

@@ -40,3 +40,10 @@ def test_the_packaged_pose_model_finds_the_joints_of_a_walker_it_never_saw():
     # Hips, torso and head are where a trained network is sure (0.99 on the accuracy benchmark's
     # held-out people); an untrained one puts them nowhere near.
     assert quality["torso_head/pck_0.1"] > 0.8 and quality["hips/pck_0.1"] > 0.8
+
+
+def test_a_run_given_the_packaged_model_by_name_sizes_its_frames_for_it():
+    from tasks.pipeline import pose_input_size
+
+    # The pipeline sizes ingested frames for its pose model before anything is stored.
+    assert pose_input_size.fn("synthetic", "inception_resnet_v2") == 136
