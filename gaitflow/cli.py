@@ -107,6 +107,14 @@ def _preflight(args: argparse.Namespace, settings: Settings) -> None:
     pose_model = getattr(args, "pose_model", None)
     if args.command in ("ingest", "run", "features") and pose_model and not _is_uri(pose_model):
         _pose_model_reference(pose_model)
+        frame_size = getattr(args, "frame_size", None)
+        if frame_size is not None:
+            from tasks.pipeline import pose_input_size
+
+            needed = pose_input_size.fn(pose_model, "small")
+            if frame_size < needed:
+                raise CommandError(f"--frame-size {frame_size}: smaller than the input of pose model {pose_model} "
+                                   f"({needed} px); store frames of at least that size")
     initial_model = getattr(args, "initial_pose_model", None)
     if initial_model and not _is_uri(initial_model):
         _pose_model_reference(initial_model)
@@ -132,7 +140,7 @@ def _preflight(args: argparse.Namespace, settings: Settings) -> None:
         if not store_exists(store) and args.command not in ("ingest", "run", "enroll"):
             SequenceStore(store)  # says it is not a store
     address = getattr(args, "dask_address", None) or settings.dask_address
-    if address:
+    if address and args.command not in _COMPUTELESS:
         _check_scheduler(address)
 
 
@@ -238,6 +246,11 @@ def _close_interrupted_runs(args: argparse.Namespace, settings: Settings) -> Non
         return
     for run_id in closed:
         print(f"gaitflow: MLflow run {run_id} of an interrupted command marked FAILED", file=sys.stderr)
+
+
+# Commands whose work runs in the command's own process (training uses all its cores or its GPU;
+# evaluation is one small matrix job): they take no Dask options.
+_COMPUTELESS = ("evaluate", "train-pose", "train-gait")
 
 
 def _common_options() -> list[Option]:
@@ -424,7 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="where the archive and store go (default: HOME/demo)")
             sub.add_argument("--subjects", type=_bounded_int(6, 500, "the demo takes 6 to 500 people (two thirds train)"),
                              default=12, help="people in the demo archive, 6 to 500 (default: 12)")
-        add_options(sub, _common_options())
+        add_options(sub, [o for o in _common_options() if o.group != "compute" or name not in _COMPUTELESS])
         sub.add_argument("--json", action="store_true",
                          help="print one JSON object with the results on stdout (default: off)")
         sub.set_defaults(handler=command["handler"], options=command["options"])

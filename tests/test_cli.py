@@ -25,7 +25,8 @@ def test_every_command_explains_its_options(command, capsys):
         build_parser().parse_args([command, "--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    assert "--json" in text and "--dask-address" in text and "--tracking-uri" in text
+    assert "--json" in text and "--tracking-uri" in text
+    assert ("--dask-address" in text) == (command not in ("evaluate", "train-pose", "train-gait"))
 
 
 def test_arguments_parse_into_the_flow_parameters():
@@ -424,3 +425,23 @@ def test_ui_on_a_port_in_use_is_one_line_and_a_failure(tmp_path, capsys):
         port = taken.getsockname()[1]
         assert main(["--home", str(tmp_path), "ui", "--port", str(port)]) == 2
     assert f"127.0.0.1:{port}: cannot serve there" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["evaluate", "--descriptors", "d"], ["train-pose"], ["train-gait", "--features", "f"]])
+def test_commands_that_run_in_their_own_process_take_no_dask_options(command, capsys):
+    from gaitflow.cli import main
+
+    assert main([*command, "--store", "s", "--dask-address", "tcp://127.0.0.1:1"]) == 2
+    assert "unrecognized arguments: --dask-address" in capsys.readouterr().err
+
+
+def test_frames_too_small_for_the_pose_model_are_refused_before_the_store_exists(tmp_path, capsys):
+    from gaitflow.cli import main
+    from tests.videos import moving_square_frames, write_video
+
+    write_video(tmp_path / "archive" / "001-nm-01-090.avi", moving_square_frames(4, 40, 40))
+    store = tmp_path / "s.zarr"
+    assert main(["ingest", str(tmp_path / "archive"), "--store", str(store), "--pose-model", "synthetic",
+                 "--frame-size", "64"]) == 2
+    assert "--frame-size 64: smaller than the input of pose model synthetic (136 px)" in capsys.readouterr().err
+    assert not store.exists()
