@@ -36,7 +36,7 @@ def describe(params: DescribeParams) -> dict:
 def describe_all(params: DescribeParams, model_path: str, tag: str, features_tag: str, lease: str) -> dict:
     """The sequences lacking this model's vectors, in bundles on the Dask cluster (started only when
     there are some; a few run in this process, `flows.compute.stage_runner`)."""
-    pending = pending_sequences(str(params.store), DESCRIPTORS_STAGE, tag)
+    pending = pending_sequences(str(params.store), DESCRIPTORS_STAGE, tag, {"features": features_tag})
     groups = bundles(pending, params.sequences_per_task)
     results, failures = [], []
     if groups:

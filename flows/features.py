@@ -40,7 +40,7 @@ def extract_features(params: ExtractFeaturesParams) -> dict:
 def compute_features(params: ExtractFeaturesParams, model_path: str, tag: str, lease: str) -> dict:
     """The sequences lacking this model's features, in bundles on the Dask cluster (started only
     when there are some; a few run in this process, `flows.compute.stage_runner`)."""
-    pending = pending_sequences(str(params.store), FEATURES_STAGE, tag)
+    pending = pending_sequences(str(params.store), FEATURES_STAGE, tag, {"dtype": params.options.dtype})
     groups = bundles(pending, params.options.sequences_per_task)
     results, failures = [], []
     if groups:

@@ -71,7 +71,7 @@ def decode_sequences(params: IngestParams, lease: str, recovered: list[str]) -> 
     work = [(group, []) for group in pending]
     if streamed is not None and current:
         # Sequences an earlier run stored but without this model's features get them in bundles of their own.
-        lacking = lacking_features(str(params.store), streamed[1], sorted(current))
+        lacking = lacking_features(str(params.store), streamed[1], sorted(current), params.features.dtype)
         work += [([], group) for group in bundles(lacking, params.features.sequences_per_task)]
     results, failures = [], []
     if work:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -22,18 +22,21 @@ class NonFiniteError(ValueError):
 
 
 def sequences_without(store: SequenceStore, stage: str, tag: str, code_version: str | None = None,
-                      among: Sequence[str] | None = None) -> list[str]:
+                      among: Sequence[str] | None = None, made_with: Mapping[str, Any] | None = None) -> list[str]:
     """Stored sequences that lack `<stage>/<tag>`, or hold one made by other code, sorted.
 
     With `code_version`, an output whose attributes record another version (or none) counts
-    as missing, so a fixed stage recomputes what the old code made. With `among`, only those
-    (stored) sequences are looked at.
+    as missing, so a fixed stage recomputes what the old code made. With `made_with`, so does
+    one whose attributes record other values of those keys (features stored in another
+    precision, vectors of other features). With `among`, only those (stored) sequences are
+    looked at.
     """
     pending = []
     with store.reading():
         for sequence_id in sorted(among) if among is not None else store.sequence_ids():
             attrs = store.stage_attrs(sequence_id, stage, tag)
-            if attrs is None or (code_version is not None and attrs.get("code_version") != code_version):
+            if attrs is None or (code_version is not None and attrs.get("code_version") != code_version) or any(
+                    attrs.get(key) != value for key, value in (made_with or {}).items()):
                 pending.append(sequence_id)
     return pending
 

@@ -12,9 +12,10 @@ from tracking import progress
 
 
 @task(name="sequences-without")
-def pending_sequences(store: str, stage: str, tag: str) -> list[str]:
-    """Sequences lacking `<stage>/<tag>` or holding one made by other code."""
-    return sequences_without(SequenceStore(store), stage, tag, stage_code_version(stage))
+def pending_sequences(store: str, stage: str, tag: str, made_with: dict | None = None) -> list[str]:
+    """Sequences lacking `<stage>/<tag>` or holding one made by other code or, with `made_with`,
+    from other inputs (`stages.features.sequences_without`)."""
+    return sequences_without(SequenceStore(store), stage, tag, stage_code_version(stage), made_with=made_with)
 
 
 @task(name="extract-features")

@@ -68,10 +68,11 @@ def find_current(store: str, entries: list[archive_manifest.SequenceEntry], spec
 
 
 @task(name="sequences-lacking-features", **IO_RETRIES)
-def lacking_features(store: str, model_tag: str, among: list[str]) -> list[str]:
-    """Those of `among` without current features of the model (`stages.features.sequences_without`)."""
+def lacking_features(store: str, model_tag: str, among: list[str], dtype: str) -> list[str]:
+    """Those of `among` without current features of the model in precision `dtype`
+    (`stages.features.sequences_without`)."""
     return sequences_without(SequenceStore(store), FEATURES_STAGE, model_tag, stage_code_version(FEATURES_STAGE),
-                             among=among)
+                             among=among, made_with={"dtype": dtype})
 
 
 @task(name="ingest-sequences", **IO_RETRIES)
