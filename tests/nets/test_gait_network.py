@@ -41,14 +41,17 @@ def test_masked_batch_gives_the_descriptor_of_each_sequence_alone(kwargs, featur
     model = GaitNN(**kwargs)
     features, mask = pad_sequences(feature_sequences, length_multiple=4)  # T = 8, 6 padded
     batched = model.predict_on_batch({"features": features, "mask": mask})
+    # Batched and alone, float32 sums of terms of size ~10 run in another order (and, on a busy
+    # machine, other kernels): elements near zero differ by ~1e-5 absolute. Masking errors are
+    # of the size of the values themselves.
     for row, sequence in enumerate(feature_sequences):
         np.testing.assert_allclose(
-            batched["identification"][row], _alone(model, sequence), rtol=1e-4, atol=1e-5
+            batched["identification"][row], _alone(model, sequence), rtol=1e-4, atol=1e-4
         )
         np.testing.assert_allclose(
             batched["pose_descriptors"][row, : len(sequence)],
             _alone(model, sequence, "pose_descriptors"),
-            rtol=1e-4, atol=1e-5,
+            rtol=1e-4, atol=1e-4,
         )
 
 
