@@ -81,7 +81,8 @@ class StoreConflict(StoreError):
     refused; nothing of it was written. Reading again and redoing the write is safe."""
 
 
-# Writer locks this process holds, by store path: (lock, lease token, depth). Process-wide
+# Writer locks this process holds, by store path: [lock, lease token, depth, recovered (an
+# Event set once the taker's recovery is done, which other threads wait for)]. Process-wide
 # rather than per thread, because a flow's tasks run in other threads of the lock holder.
 _held: dict[Path, list] = {}
 _held_guard = threading.Lock()
@@ -159,6 +160,7 @@ class SequenceStore:
         if held is not None:
             self.lease, self.recovered = held[1], []
             try:
+                held[3].wait()  # the taker's recovery clears staging: never under a write of ours
                 yield held[1]
             finally:
                 self.lease = previous_lease
@@ -182,12 +184,16 @@ class SequenceStore:
                 "lease": token, "pid": os.getpid(), "host": socket.gethostname(),
                 "command": " ".join(sys.argv)[:300], "since": time.strftime("%Y-%m-%d %H:%M:%S"),
             })
+            recovered = threading.Event()
             with _held_guard:
-                _held[self.path] = [lock, token, 1]
-            if create:
-                self._create()
-            self.lease = token
-            self.recovered = self.recover()
+                _held[self.path] = [lock, token, 1, recovered]
+            try:
+                if create:
+                    self._create()
+                self.lease = token
+                self.recovered = self.recover()
+            finally:
+                recovered.set()
             yield token
         finally:
             self.lease = previous_lease
