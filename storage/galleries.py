@@ -14,6 +14,7 @@ was, and two enrolments never interleave.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import re
 import time
@@ -178,7 +179,7 @@ def enroll(
                            f"{len(sequences)} sequences")
     if len(vectors) == 0:
         raise GalleryError(f"gallery {name!r}: nothing to enroll")
-    repeated = sorted({s for s in sequences if sequences.count(s) > 1})
+    repeated = sorted(walk for walk, count in collections.Counter(sequences).items() if count > 1)
     if repeated:
         raise GalleryError(f"gallery {name!r}: walks given more than once: {', '.join(repeated[:5])}")
     if not np.isfinite(vectors).all():

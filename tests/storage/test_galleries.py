@@ -43,6 +43,9 @@ def test_missing_or_bad_galleries_are_clear_errors(tmp_path):
         enroll(store, "../x", np.ones((1, 4)), ["a"], ["a"], **MODELS)
     with pytest.raises(GalleryError, match="NaN"):
         enroll(store, "lab", np.full((1, 4), np.nan), ["a"], ["a"], **MODELS)
+    with pytest.raises(GalleryError, match="walks given more than once: w1"):
+        enroll(store, "lab", np.ones((3, 4)), ["a", "a", "b"], ["w1", "w1", "w2"], **MODELS)
+    assert store.named_groups("galleries") == []  # nothing of any refused enrolment was written
 
 
 def test_a_failed_write_leaves_the_gallery_as_it_was(tmp_path, monkeypatch):
