@@ -156,9 +156,9 @@ BENCHMARK_ROWS = Table((
         "IDF1 / ID switches / MOTA (motmetrics)", "tracking", "{idf1:.3f} / {id_switches} / {mota:.3f}",
         ("IDF1 over all synthetic scenes",), "{:.2f}"),
     Row("walker tracks on vtest.avi (real street footage): tracks (median frames) / crop-centre jumps, tracks vs "
-        "`--crop person`; by eye, with the HOG detector (OpenCV 4), about two thirds of the tracks stay on one "
-        "walker; pairs walking side by side stay one track and three tracks are wide crops of no one walker "
-        "(see the contact sheet)",
+        "`--crop person`; by eye (2026-12-02), with the HOG detector (OpenCV 4), about two thirds of the tracks "
+        "stay on one walker; pairs walking side by side stay one track, and four tracks are crops of no one "
+        "walker (scenery; a van, kept since walks towards the camera count) (see the contact sheet)",
         "tracking", "{vtest_tracks} ({vtest_track_length_median:.0f}) / {vtest_track_crop_jumps} vs "
         "{vtest_person_crop_jumps}", note=REFERENCE),
     Row("HumanPoseNN training step, small trunk, batch {batch}: the loss's logits branch vs the whole network",
