@@ -195,6 +195,10 @@ def evaluate(
     return run.report(excluded_train_subjects=len(set(all_subjects[~evaluated])))
 
 
+def _natural_key(subject: str) -> list:
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", subject) if part]
+
+
 def split_subjects(
     subjects: Iterable[str], protocol: ProtocolName, train_subjects: str | None
 ) -> tuple[frozenset[str], frozenset[str]]:
@@ -218,7 +222,9 @@ def split_subjects(
         raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
     if isinstance(subjects, str):
         raise TypeError("subjects must be an iterable of ids, not a single string")
-    ordered = sorted({str(s) for s in subjects})
+    # In number order where ids hold numbers ("2" before "10"; "p2" before "p10"): zero-padded
+    # ids such as CASIA-B's sort the same either way.
+    ordered = sorted({str(s) for s in subjects}, key=_natural_key)
     if not ordered:
         raise ValueError(f"{protocol}: no subjects to split")
     if train_subjects is None:

@@ -53,3 +53,13 @@ def test_duplicates_and_non_string_ids_are_normalised():
 def test_split_errors(subjects, protocol, split, message):
     with pytest.raises(ValueError, match=message):
         split_subjects(subjects, protocol, split)
+
+
+def test_the_first_n_subjects_are_counted_in_number_order():
+    # Ids without leading zeros (a folder archive's own names): "10" is not before "2".
+    train, test = split_subjects(["10", "2", "1", "3"], "casia-b", "2")
+    assert train == {"1", "2"} and test == {"3", "10"}
+    train, _ = split_subjects(["p10", "p2", "p1"], "tum-gaid", "2")
+    assert train == {"p1", "p2"}
+    train, _ = split_subjects(["003", "010", "001", "002"], "casia-b", "2")  # zero-padded: as before
+    assert train == {"001", "002"}
