@@ -153,8 +153,7 @@ def _enroll_videos(args: argparse.Namespace) -> tuple[str | None, list[Path]]:
 def _preflight_enroll(args: argparse.Namespace) -> None:
     from stages.models import file_digest
     from storage.galleries import check_gallery_name, check_models
-    from storage.object_store import store_exists
-    from storage.store import SequenceStore
+    from storage.store import SequenceStore, store_exists
 
     check_gallery_name(args.gallery)
     name, videos = _enroll_videos(args)
@@ -176,8 +175,7 @@ def _preflight_enroll(args: argparse.Namespace) -> None:
     if not _is_uri(args.gait_model):
         if not gait.is_file() or gait.suffix != ".keras":
             raise CommandError(f"{args.gait_model}: not a saved Keras gait model (.keras)")
-        stored = (args.store / "zarr.json").is_file() if isinstance(args.store, Path) else store_exists(args.store)
-        if stored:
+        if store_exists(args.store):
             check_models(SequenceStore(args.store), args.gallery, file_digest(gait))
 
 

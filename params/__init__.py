@@ -77,6 +77,10 @@ MinTrackFrames = Annotated[int, Field(
     description="With crop track: least frames a walker's track needs to become a sequence (shorter ones are "
     "listed and skipped).",
 )]
+View = Annotated[int, Field(ge=0, le=180, multiple_of=18, description="A camera view in degrees.")]
+Classifiers = Annotated[tuple[Literal["svm", "nn"], ...], Field(min_length=1, description="Classifiers to report.")]
+
+
 def _regular_expression(pattern: str) -> str:
     try:
         re.compile(pattern)
@@ -89,10 +93,6 @@ def _folder_or_nothing(path: Path) -> Path:
     if path.exists() and not path.is_dir():
         raise ValueError(f"{path} is a file, not a folder")
     return path
-
-
-View = Annotated[int, Field(ge=0, le=180, multiple_of=18, description="A camera view in degrees.")]
-Classifiers = Annotated[tuple[Literal["svm", "nn"], ...], Field(min_length=1, description="Classifiers to report.")]
 
 
 # Sequences a stage runs in the flow's own process when `ComputeParams.in_process_sequences` is
