@@ -107,14 +107,6 @@ def _preflight(args: argparse.Namespace, settings: Settings) -> None:
     pose_model = getattr(args, "pose_model", None)
     if args.command in ("ingest", "run", "features") and pose_model and not _is_uri(pose_model):
         _pose_model_reference(pose_model)
-        frame_size = getattr(args, "frame_size", None)
-        if frame_size is not None:
-            from tasks.pipeline import pose_input_size
-
-            needed = pose_input_size.fn(pose_model, "small")
-            if frame_size < needed:
-                raise CommandError(f"--frame-size {frame_size}: smaller than the input of pose model {pose_model} "
-                                   f"({needed} px); store frames of at least that size")
     initial_model = getattr(args, "initial_pose_model", None)
     if initial_model and not _is_uri(initial_model):
         _pose_model_reference(initial_model)

@@ -434,14 +434,3 @@ def test_commands_that_run_in_their_own_process_take_no_dask_options(command, ca
     assert main([*command, "--store", "s", "--dask-address", "tcp://127.0.0.1:1"]) == 2
     assert "unrecognized arguments: --dask-address" in capsys.readouterr().err
 
-
-def test_frames_too_small_for_the_pose_model_are_refused_before_the_store_exists(tmp_path, capsys):
-    from gaitflow.cli import main
-    from tests.videos import moving_square_frames, write_video
-
-    write_video(tmp_path / "archive" / "001-nm-01-090.avi", moving_square_frames(4, 40, 40))
-    store = tmp_path / "s.zarr"
-    assert main(["ingest", str(tmp_path / "archive"), "--store", str(store), "--pose-model", "synthetic",
-                 "--frame-size", "64"]) == 2
-    assert "--frame-size 64: smaller than the input of pose model synthetic (136 px)" in capsys.readouterr().err
-    assert not store.exists()
